@@ -1,1 +1,11 @@
-pub fn x() {}
+//! Herald's shared library: everything two or more of its processes need — configuration,
+//! logging, the database and its migrations, the queue connection, lifecycle and health.
+
+pub mod boot;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod lifecycle;
+pub mod logging;
+pub mod queue;

@@ -1,0 +1,42 @@
+//! Start-up common to every binary: load and validate the config (exit 78 on any problem, before
+//! any port or connection is opened), then start logging.
+
+use crate::config::{self, ConfigHandle, ConfigSources, EXIT_CONFIG, Process};
+use crate::logging::{self, LogGuard, Output};
+use slog::Logger;
+
+/// What a process has once its config is valid and logging runs.
+pub struct Booted {
+    /// The live configuration.
+    pub config: ConfigHandle,
+    /// The sources, kept for reloads.
+    pub sources: ConfigSources,
+    /// The root logger.
+    pub log: Logger,
+    /// Keeps the global logger installed.
+    pub log_guard: LogGuard,
+}
+
+/// Loads the config from `sources`; on any problem prints them all and exits with status 78.
+pub fn load_or_exit(process: Process, sources: &ConfigSources) -> config::Loaded {
+    match config::load(sources) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprint!("herald-{}: {e}", process.name());
+            std::process::exit(EXIT_CONFIG);
+        }
+    }
+}
+
+/// Loads the config (or exits 78) and starts logging.
+pub fn boot(process: Process, sources: ConfigSources, output: Output) -> Booted {
+    let loaded = load_or_exit(process, &sources);
+    let config = ConfigHandle::new(loaded);
+    let (log, log_guard) = logging::init(process, config.clone(), output);
+    Booted {
+        config,
+        sources,
+        log,
+        log_guard,
+    }
+}

@@ -1,0 +1,84 @@
+//! Command-line flags every binary shares: config files and flag overrides of config keys.
+
+use crate::config::{ConfigSources, Process};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Config flags common to `herald-web`, `herald-worker` and `herald-admin`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ConfigArgs {
+    /// Config file (YAML, JSON or TOML); repeat to merge several, later files win. Without it,
+    /// HERALD_CONFIG may name them.
+    #[arg(short = 'c', long = "config", value_name = "FILE", global = true)]
+    pub config: Vec<PathBuf>,
+
+    /// Set any config key, e.g. --set log.level=debug (repeatable; beats files and env).
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_key_value, global = true)]
+    pub set: Vec<(String, String)>,
+
+    /// Database URL (sets database.url).
+    #[arg(long, value_name = "URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Log level: trace, debug, info, warn or error (sets log.level).
+    #[arg(long, value_name = "LEVEL", global = true)]
+    pub log_level: Option<String>,
+
+    /// Log format: json or text (sets log.format).
+    #[arg(long, value_name = "FORMAT", global = true)]
+    pub log_format: Option<String>,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+    }
+}
+
+impl ConfigArgs {
+    /// The config sources these flags describe, plus `extra` flags a binary defines itself
+    /// (key, value, flag name).
+    pub fn sources(
+        &self,
+        process: Process,
+        extra: Vec<(&str, Option<String>, &str)>,
+    ) -> ConfigSources {
+        let mut sources = ConfigSources::new(process);
+        sources.files = self.config.clone();
+        for (key, value) in &self.set {
+            sources
+                .flags
+                .push((key.clone(), value.clone(), format!("--set {key}")));
+        }
+        let named = [
+            ("database.url", self.database_url.clone(), "--database-url"),
+            ("log.level", self.log_level.clone(), "--log-level"),
+            ("log.format", self.log_format.clone(), "--log-format"),
+        ];
+        for (key, value, flag) in named.into_iter().chain(extra) {
+            if let Some(value) = value {
+                sources.flags.push((key.to_owned(), value, flag.to_owned()));
+            }
+        }
+        sources
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_values_need_an_equals_sign() {
+        assert_eq!(
+            parse_key_value("log.level=debug"),
+            Ok(("log.level".into(), "debug".into()))
+        );
+        assert_eq!(parse_key_value("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert!(parse_key_value("log.level").is_err());
+        assert!(parse_key_value("=x").is_err());
+    }
+}

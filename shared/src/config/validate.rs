@@ -1,0 +1,151 @@
+//! Validation of the merged document against the JSON Schema, with each problem tied to the key
+//! and the origin of its value.
+
+use super::ConfigProblem;
+use super::origin::Origins;
+use super::schema::{get_path, schema};
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
+use std::sync::OnceLock;
+
+fn validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        // The schema is compiled in and tested, so failing here is a build defect.
+        jsonschema::draft202012::new(&schema().document).expect("embedded schema compiles")
+    })
+}
+
+/// Turns a JSON pointer such as `/serve/port` into the dotted key `serve.port`.
+fn dotted(pointer: &str) -> String {
+    pointer
+        .trim_start_matches('/')
+        .split('/')
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
+fn join(parent: &str, child: &str) -> String {
+    if parent.is_empty() {
+        child.to_owned()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+/// Every problem with `document`, each naming its key and origin.
+pub fn check(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    for error in validator().iter_errors(document) {
+        let at = dotted(error.instance_path().as_str());
+        match error.kind() {
+            ValidationErrorKind::AdditionalProperties { unexpected } => {
+                for name in unexpected {
+                    let key = join(&at, name);
+                    problems.push(ConfigProblem {
+                        origin: origins.of(&key),
+                        message: "unknown key (see `herald-admin config env` for the list)".into(),
+                        key,
+                    });
+                }
+            }
+            _ => {
+                let mut message = error.to_string();
+                if let Some(hint) = hint(&at, document) {
+                    message.push_str(hint);
+                }
+                problems.push(ConfigProblem {
+                    origin: origins.of(&at),
+                    message,
+                    key: at,
+                });
+            }
+        }
+    }
+    if problems.is_empty() {
+        problems.extend(check_networks(document, origins));
+    }
+    problems
+}
+
+/// A hint for the mistakes people make most: a list given without JSON brackets.
+fn hint(key: &str, document: &Value) -> Option<&'static str> {
+    let leaf = schema().leaf(key)?;
+    let given_text = get_path(document, key).is_some_and(Value::is_string);
+    (given_text && matches!(leaf.kind.name(), "array" | "object")).then_some(
+        " (in env vars and flags, arrays and objects are written as JSON, e.g. [\"10.0.0.0/8\"])",
+    )
+}
+
+/// CIDRs pass the schema's pattern only roughly; parse them for real.
+fn check_networks(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
+    let key = "delivery.allowed_cidrs";
+    let Some(Value::Array(items)) = get_path(document, key) else {
+        return Vec::new();
+    };
+    items
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|text| text.parse::<ipnet::IpNet>().is_err())
+        .map(|text| ConfigProblem {
+            key: key.into(),
+            origin: origins.of(key),
+            message: format!(
+                "{text:?} is not a network in CIDR notation (like 127.0.0.0/8 or ::1/128)"
+            ),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::origin::Origin;
+    use crate::config::schema::set_path;
+
+    fn problems_for(path: &str, value: Value) -> Vec<ConfigProblem> {
+        let mut doc = schema().defaults();
+        set_path(&mut doc, path, value);
+        let mut origins = Origins::default();
+        origins.record(path, Origin::Env("X".into()));
+        check(&doc, &origins)
+    }
+
+    #[test]
+    fn defaults_pass() {
+        assert!(check(&schema().defaults(), &Origins::default()).is_empty());
+    }
+
+    #[test]
+    fn each_kind_of_error_names_key_and_origin() {
+        let cases = [
+            ("serve.port", Value::from("abc"), "integer"),
+            ("serve.port", Value::from(70000), "70000"),
+            ("log.level", Value::from("loud"), "loud"),
+            ("database.url", Value::from("redis://x"), "does not match"),
+            (
+                "serve.shutdown.timeout",
+                Value::from("soon"),
+                "does not match",
+            ),
+            ("delivery.allowed_cidrs", Value::from("10.0.0.0/8"), "JSON"),
+            (
+                "delivery.allowed_cidrs",
+                serde_json::json!(["300.1.1.1/8"]),
+                "CIDR",
+            ),
+            ("serve.bogus", Value::from(1), "unknown key"),
+        ];
+        for (path, value, expected) in cases {
+            let problems = problems_for(path, value.clone());
+            assert_eq!(problems.len(), 1, "{path}={value}: {problems:?}");
+            assert_eq!(problems[0].key, path);
+            assert_eq!(problems[0].origin, Origin::Env("X".into()));
+            assert!(
+                problems[0].message.contains(expected),
+                "{path}: {}",
+                problems[0].message
+            );
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! Choosing the backend from the URL and opening connections: TLS through rustls for managed
+//! databases, and the SQLite pragmas that make it safe to share between processes.
+
+use super::{Database, SqliteAsync};
+use crate::config;
+use diesel::ConnectionError;
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{
+    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
+};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The database engines Herald speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// MySQL or MariaDB.
+    Mysql,
+    /// SQLite.
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend's name, as in the migrations folders.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Postgres => "postgres",
+            Backend::Mysql => "mysql",
+            Backend::Sqlite => "sqlite",
+        }
+    }
+}
+
+/// Errors from the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no backend Herald supports.
+    #[error("unsupported database url scheme in {0:?}: use postgres://, mysql:// or sqlite://PATH")]
+    UnsupportedUrl(String),
+    /// No connection could be had from the pool.
+    #[error("database connection: {0}")]
+    Pool(String),
+    /// A query failed.
+    #[error("database query: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// The database did not answer in time.
+    #[error("database did not answer within {0:?}")]
+    Timeout(Duration),
+    /// Running or reading migrations failed.
+    #[error("migrations: {0}")]
+    Migration(String),
+}
+
+/// The backend a URL names, by its scheme.
+pub fn backend_of(url: &str) -> Result<Backend, DbError> {
+    let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or("");
+    match scheme {
+        "postgres" | "postgresql" => Ok(Backend::Postgres),
+        "mysql" => Ok(Backend::Mysql),
+        "sqlite" => Ok(Backend::Sqlite),
+        _ => Err(DbError::UnsupportedUrl(redact_url(url))),
+    }
+}
+
+/// The URL with any password replaced, for error messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => match url[start + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
+            None => url.to_owned(),
+        },
+        _ => url.to_owned(),
+    }
+}
+
+/// The file path (or SQLite URI) diesel's SQLite connection wants for a `sqlite:` URL.
+/// `sqlite::memory:` is a private in-memory database shared by the pool's connections.
+pub fn sqlite_path(url: &str) -> String {
+    if url == "sqlite::memory:" {
+        let tag: u64 = rand::random();
+        return format!("file:herald-memory-{tag:x}?mode=memory&cache=shared");
+    }
+    url.strip_prefix("sqlite://").unwrap_or(url).to_owned()
+}
+
+/// The full cause of an error, so a TLS failure shows rustls's reason and not only "error".
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+fn tls_config() -> rustls::ClientConfig {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+        .unwrap_or_else(|_| unreachable!("ring supports the default protocol versions"))
+}
+
+/// Postgres: TLS through rustls when the URL asks for it (`sslmode=require` and up), plain
+/// otherwise, so a local server's self-signed certificate does not block a plain connection.
+fn establish_postgres(url: &str) -> BoxFuture<'_, diesel::ConnectionResult<AsyncPgConnection>> {
+    async move {
+        let wants_tls = [
+            "sslmode=require",
+            "sslmode=verify-ca",
+            "sslmode=verify-full",
+        ]
+        .iter()
+        .any(|m| url.contains(m));
+        let bad = |e: tokio_postgres::Error| ConnectionError::BadConnection(error_chain(&e));
+        if wants_tls {
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config());
+            let (client, connection) = tokio_postgres::connect(url, tls).await.map_err(bad)?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await
+        } else {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .map_err(bad)?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await
+        }
+    }
+    .boxed()
+}
+
+/// SQLite: wait for locks instead of failing (set before WAL, or start-up races into "database is
+/// locked"), WAL so readers never block the writer, and enforced foreign keys.
+pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+
+fn establish_sqlite(path: &str) -> BoxFuture<'_, diesel::ConnectionResult<SqliteAsync>> {
+    async move {
+        let mut conn = SqliteAsync::establish(path).await?;
+        conn.batch_execute(SQLITE_PRAGMAS)
+            .await
+            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+        Ok(conn)
+    }
+    .boxed()
+}
+
+fn manager<C>(
+    url: String,
+    connect_timeout: Duration,
+    establish: fn(&str) -> BoxFuture<'_, diesel::ConnectionResult<C>>,
+) -> AsyncDieselConnectionManager<C>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + 'static,
+{
+    let mut cfg = ManagerConfig::<C>::default();
+    // The default recycling runs a query on every checkout; a broken connection shows itself on
+    // first use instead, and readiness pings the database on its own.
+    cfg.recycling_method = RecyclingMethod::Fast;
+    cfg.custom_setup = Box::new(move |url: &str| {
+        let url = url.to_owned();
+        async move {
+            match tokio::time::timeout(connect_timeout, establish(&url)).await {
+                Ok(result) => result,
+                Err(_) => Err(ConnectionError::BadConnection(format!(
+                    "no connection within {connect_timeout:?}"
+                ))),
+            }
+        }
+        .boxed()
+    });
+    AsyncDieselConnectionManager::new_with_config(url, cfg)
+}
+
+fn pool<C>(
+    manager: AsyncDieselConnectionManager<C>,
+    config: &config::Database,
+    max_size: usize,
+) -> Result<Pool<C>, DbError>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + Send + 'static,
+    AsyncDieselConnectionManager<C>: deadpool::managed::Manager,
+{
+    Pool::builder(manager)
+        .max_size(max_size.max(1))
+        .wait_timeout(Some(config.pool.acquire_timeout))
+        .create_timeout(Some(config.pool.connect_timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|e| DbError::Pool(e.to_string()))
+}
+
+/// Builds the pool for the backend the URL names. Nothing connects here.
+pub(super) fn build_pool(config: &config::Database, max_size: usize) -> Result<Database, DbError> {
+    let url = config.url.clone();
+    let timeout = config.pool.connect_timeout;
+    Ok(match backend_of(&url)? {
+        Backend::Postgres => Database::Postgres(pool(
+            manager(url, timeout, establish_postgres),
+            config,
+            max_size,
+        )?),
+        Backend::Mysql => Database::Mysql(pool(
+            manager(url, timeout, |u| AsyncMysqlConnection::establish(u).boxed()),
+            config,
+            max_size,
+        )?),
+        Backend::Sqlite => Database::Sqlite(pool(
+            manager(sqlite_path(&url), timeout, establish_sqlite),
+            config,
+            max_size,
+        )?),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemes_pick_backends() {
+        assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert_eq!(
+            backend_of("postgresql://u@h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(backend_of("mysql://root@h/db").unwrap(), Backend::Mysql);
+        assert_eq!(backend_of("sqlite://herald.db").unwrap(), Backend::Sqlite);
+        assert_eq!(backend_of("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert!(backend_of("redis://h").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn sqlite_urls_become_paths() {
+        assert_eq!(sqlite_path("sqlite://herald.db"), "herald.db");
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/herald.db"),
+            "/var/lib/herald.db"
+        );
+        assert!(sqlite_path("sqlite::memory:").starts_with("file:herald-memory-"));
+    }
+}

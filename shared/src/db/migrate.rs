@@ -1,0 +1,179 @@
+//! Schema migrations, embedded in the binaries, one folder per backend. Only `herald-admin` runs
+//! them, under a database lock so that two runs at once are safe; web and worker only compare
+//! the applied versions with the embedded ones to report readiness.
+
+use super::{Backend, Conn, Database, DbError, backend_of};
+use crate::with_conn;
+use diesel::QueryableByName;
+use diesel::migration::{Migration, MigrationSource};
+use diesel_async::AsyncMigrationHarness;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+const POSTGRES: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+const MYSQL: EmbeddedMigrations = embed_migrations!("../migrations/mysql");
+const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
+
+/// The advisory lock key that serialises migration runs on Postgres ("herald" in ASCII).
+const PG_LOCK_KEY: i64 = 0x68_65_72_61_6c_64;
+/// The named lock that serialises migration runs on MySQL/MariaDB.
+const MYSQL_LOCK: &str = "herald_migrations";
+/// How long a second `migrate` waits for the first to finish.
+const LOCK_WAIT_SECONDS: u32 = 600;
+
+/// The embedded migration versions for a backend, oldest first.
+pub fn embedded_versions(backend: Backend) -> Vec<String> {
+    fn versions<DB: diesel::backend::Backend>(source: &EmbeddedMigrations) -> Vec<String>
+    where
+        EmbeddedMigrations: MigrationSource<DB>,
+    {
+        MigrationSource::<DB>::migrations(source)
+            .map(|list| {
+                list.iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+    let mut list = match backend {
+        Backend::Postgres => versions::<diesel::pg::Pg>(&POSTGRES),
+        Backend::Mysql => versions::<diesel::mysql::Mysql>(&MYSQL),
+        Backend::Sqlite => versions::<diesel::sqlite::Sqlite>(&SQLITE),
+    };
+    list.sort();
+    list
+}
+
+/// Applied and pending migrations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Versions applied, oldest first.
+    pub applied: Vec<String>,
+    /// Embedded versions not yet applied, oldest first.
+    pub pending: Vec<String>,
+}
+
+#[derive(QueryableByName)]
+struct VersionRow {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    version: String,
+}
+
+/// Reads which migrations are applied. A database that was never migrated has none.
+pub async fn status(db: &Database) -> Result<MigrationStatus, DbError> {
+    use diesel_async::RunQueryDsl;
+    // Any connection failure must surface as an error, not as "never migrated".
+    db.ping(std::time::Duration::from_secs(10)).await?;
+    let query = diesel::sql_query("SELECT version FROM __diesel_schema_migrations");
+    let rows: Vec<VersionRow> = with_conn!(db, c => query.load(c).await).unwrap_or_default();
+    let mut applied: Vec<String> = rows.into_iter().map(|r| r.version).collect();
+    applied.sort();
+    let pending = embedded_versions(db.backend())
+        .into_iter()
+        .filter(|v| !applied.contains(v))
+        .collect();
+    Ok(MigrationStatus { applied, pending })
+}
+
+fn migration_error(e: impl std::fmt::Display) -> DbError {
+    DbError::Migration(e.to_string())
+}
+
+/// What a migration command does once it holds the lock.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    Up,
+    Down(usize),
+}
+
+fn run_step<H, DB>(
+    harness: &mut H,
+    source: fn() -> EmbeddedMigrations,
+    step: Step,
+) -> Result<Vec<String>, DbError>
+where
+    DB: diesel::backend::Backend,
+    H: MigrationHarness<DB>,
+    EmbeddedMigrations: MigrationSource<DB>,
+{
+    match step {
+        Step::Up => harness
+            .run_pending_migrations(source())
+            .map(|done| done.iter().map(ToString::to_string).collect())
+            .map_err(migration_error),
+        Step::Down(n) => {
+            let mut reverted = Vec::new();
+            for _ in 0..n {
+                if harness
+                    .applied_migrations()
+                    .map_err(migration_error)?
+                    .is_empty()
+                {
+                    break;
+                }
+                reverted.push(
+                    harness
+                        .revert_last_migration(source())
+                        .map_err(migration_error)?
+                        .to_string(),
+                );
+            }
+            Ok(reverted)
+        }
+    }
+}
+
+/// Applies every pending migration; returns the versions applied (none when already current).
+pub async fn up(db: &Database, url: &str) -> Result<Vec<String>, DbError> {
+    locked(db, url, Step::Up).await
+}
+
+/// Reverts the last `steps` migrations; returns the versions reverted, newest first.
+pub async fn down(db: &Database, url: &str, steps: usize) -> Result<Vec<String>, DbError> {
+    locked(db, url, Step::Down(steps)).await
+}
+
+async fn locked(db: &Database, url: &str, step: Step) -> Result<Vec<String>, DbError> {
+    use diesel_async::RunQueryDsl;
+    match (backend_of(url)?, db.get().await?) {
+        (Backend::Postgres, Conn::Postgres(mut conn)) => {
+            diesel::sql_query(format!("SELECT pg_advisory_lock({PG_LOCK_KEY})"))
+                .execute(&mut conn)
+                .await?;
+            let mut harness = AsyncMigrationHarness::new(conn);
+            let result = run_step(&mut harness, || POSTGRES, step);
+            let mut conn = harness.into_inner();
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({PG_LOCK_KEY})"))
+                .execute(&mut conn)
+                .await?;
+            result
+        }
+        (Backend::Mysql, Conn::Mysql(mut conn)) => {
+            diesel::sql_query(format!(
+                "SELECT GET_LOCK('{MYSQL_LOCK}', {LOCK_WAIT_SECONDS})"
+            ))
+            .execute(&mut conn)
+            .await?;
+            let mut harness = AsyncMigrationHarness::new(conn);
+            let result = run_step(&mut harness, || MYSQL, step);
+            let mut conn = harness.into_inner();
+            diesel::sql_query(format!("SELECT RELEASE_LOCK('{MYSQL_LOCK}')"))
+                .execute(&mut conn)
+                .await?;
+            result
+        }
+        (Backend::Sqlite, Conn::Sqlite(mut conn)) => {
+            // SQLite's lock is the database file itself: an exclusive transaction around the whole
+            // run makes a second migrator wait (busy_timeout) and then find nothing to do.
+            conn.spawn_blocking(move |c| {
+                let wait = diesel::sql_query(format!(
+                    "PRAGMA busy_timeout = {}",
+                    LOCK_WAIT_SECONDS * 1000
+                ));
+                diesel::RunQueryDsl::execute(wait, c)?;
+                Ok(c.exclusive_transaction(|c| run_step(c, || SQLITE, step)))
+            })
+            .await?
+        }
+        _ => unreachable!("the pool was built from the same url"),
+    }
+}

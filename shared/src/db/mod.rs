@@ -1,0 +1,115 @@
+//! The database: one set of binaries speaks Postgres, MySQL/MariaDB and SQLite, chosen by the
+//! scheme of `database.url`. Each backend has its own async pool; queries are written once and
+//! expanded per backend by [`with_conn!`].
+
+mod connect;
+pub mod migrate;
+pub mod schema;
+
+pub use connect::{Backend, DbError, backend_of, redact_url};
+
+use crate::config;
+use diesel::sqlite::SqliteConnection;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncMysqlConnection, AsyncPgConnection};
+use std::time::Duration;
+
+/// The SQLite connection type: diesel's sync connection run on tokio's blocking threads.
+pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
+
+/// A pool of connections to the configured database.
+#[derive(Clone)]
+pub enum Database {
+    /// PostgreSQL.
+    Postgres(Pool<AsyncPgConnection>),
+    /// MySQL or MariaDB.
+    Mysql(Pool<AsyncMysqlConnection>),
+    /// SQLite (bundled).
+    Sqlite(Pool<SqliteAsync>),
+}
+
+/// A connection checked out of a [`Database`] pool.
+pub enum Conn {
+    /// PostgreSQL.
+    Postgres(Object<AsyncPgConnection>),
+    /// MySQL or MariaDB.
+    Mysql(Object<AsyncMysqlConnection>),
+    /// SQLite.
+    Sqlite(Object<SqliteAsync>),
+}
+
+/// Runs one block of ordinary diesel DSL on whichever backend `$db` uses: the block is expanded
+/// once per backend with `$c` bound to `&mut` that backend's connection. Evaluates to the block's
+/// value; connection errors return early from the enclosing function as [`DbError`].
+#[macro_export]
+macro_rules! with_conn {
+    ($db:expr, $c:ident => $body:expr) => {
+        match $db.get().await? {
+            $crate::db::Conn::Postgres(mut obj) => {
+                let $c: &mut diesel_async::AsyncPgConnection = &mut obj;
+                $body
+            }
+            $crate::db::Conn::Mysql(mut obj) => {
+                let $c: &mut diesel_async::AsyncMysqlConnection = &mut obj;
+                $body
+            }
+            $crate::db::Conn::Sqlite(mut obj) => {
+                let $c: &mut $crate::db::SqliteAsync = &mut obj;
+                $body
+            }
+        }
+    };
+}
+
+impl Database {
+    /// Builds the pool for `config`; no connection is opened until one is needed.
+    pub fn connect_lazy(config: &config::Database) -> Result<Self, DbError> {
+        connect::build_pool(config, config.pool.max_size)
+    }
+
+    /// Like [`Database::connect_lazy`] with an explicit pool size.
+    pub fn connect_lazy_sized(config: &config::Database, max_size: usize) -> Result<Self, DbError> {
+        connect::build_pool(config, max_size)
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Database::Postgres(_) => Backend::Postgres,
+            Database::Mysql(_) => Backend::Mysql,
+            Database::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Checks a connection out of the pool, opening one if needed.
+    pub async fn get(&self) -> Result<Conn, DbError> {
+        let pool_error =
+            |e: diesel_async::pooled_connection::deadpool::PoolError| DbError::Pool(e.to_string());
+        Ok(match self {
+            Database::Postgres(p) => Conn::Postgres(p.get().await.map_err(pool_error)?),
+            Database::Mysql(p) => Conn::Mysql(p.get().await.map_err(pool_error)?),
+            Database::Sqlite(p) => Conn::Sqlite(p.get().await.map_err(pool_error)?),
+        })
+    }
+
+    /// Connections open and idle, for metrics and readiness.
+    pub fn pool_status(&self) -> (usize, usize) {
+        let s = match self {
+            Database::Postgres(p) => p.status(),
+            Database::Mysql(p) => p.status(),
+            Database::Sqlite(p) => p.status(),
+        };
+        (s.size, s.available)
+    }
+
+    /// Answers whether the database responds, within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), DbError> {
+        use diesel_async::SimpleAsyncConnection;
+        let ping =
+            async { Ok::<_, DbError>(with_conn!(self, c => c.batch_execute("SELECT 1").await?)) };
+        tokio::time::timeout(timeout, ping)
+            .await
+            .map_err(|_| DbError::Timeout(timeout))?
+    }
+}

@@ -1,0 +1,100 @@
+//! `/health/alive` answers as soon as the port is open; `/health/ready` says whether this process
+//! should get traffic: not stopping, database answering, migrations current, broker connected.
+
+use crate::db::{Database, migrate};
+use crate::lifecycle::Readiness;
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a readiness probe waits for the database.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What the health endpoints look at.
+#[derive(Clone)]
+pub struct HealthState {
+    /// The process's database.
+    pub db: Database,
+    /// Stop and broker state.
+    pub readiness: Arc<Readiness>,
+}
+
+/// Registers `/health/alive` and `/health/ready`.
+pub fn health_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/health/alive", web::get().to(alive))
+        .route("/health/ready", web::get().to(ready));
+}
+
+async fn alive() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "alive" }))
+}
+
+async fn ready(state: web::Data<HealthState>) -> HttpResponse {
+    let (ok, body) = readiness_report(&state).await;
+    if ok {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    }
+}
+
+/// Runs every readiness check; returns whether all pass and a body naming each check's state.
+pub async fn readiness_report(state: &HealthState) -> (bool, Value) {
+    let mut checks = serde_json::Map::new();
+    let mut ok = true;
+    let mut check = |name: &str, passed: bool, detail: Value| {
+        ok &= passed;
+        let mut entry = json!({ "ok": passed });
+        if let (Some(map), Value::Object(extra)) = (entry.as_object_mut(), detail) {
+            map.extend(extra);
+        }
+        checks.insert(name.to_owned(), entry);
+    };
+    let draining = state.readiness.is_draining();
+    check(
+        "shutdown",
+        !draining,
+        json!({ "state": if draining { "stopping" } else { "running" } }),
+    );
+    let backend = state.db.backend().name();
+    match tokio::time::timeout(PROBE_TIMEOUT, migrate::status(&state.db)).await {
+        Ok(Ok(status)) => {
+            check("database", true, json!({ "backend": backend }));
+            check(
+                "migrations",
+                status.pending.is_empty(),
+                json!({ "pending": status.pending }),
+            );
+        }
+        Ok(Err(e)) => {
+            check(
+                "database",
+                false,
+                json!({ "backend": backend, "error": e.to_string() }),
+            );
+            check(
+                "migrations",
+                false,
+                json!({ "error": "unknown while the database is unreachable" }),
+            );
+        }
+        Err(_) => {
+            check(
+                "database",
+                false,
+                json!({ "backend": backend, "error": format!("no answer within {PROBE_TIMEOUT:?}") }),
+            );
+            check(
+                "migrations",
+                false,
+                json!({ "error": "unknown while the database is unreachable" }),
+            );
+        }
+    }
+    if state.readiness.broker_configured() {
+        check("broker", state.readiness.broker_connected(), json!({}));
+    }
+    let status = if ok { "ready" } else { "unavailable" };
+    (ok, json!({ "status": status, "checks": checks }))
+}

@@ -1,0 +1,12 @@
+//! HTTP pieces both long-running processes serve: health endpoints, request logging, the JSON
+//! error for unknown routes, and the graceful stop of an actix server.
+
+mod health;
+mod not_found;
+mod request_log;
+mod serve;
+
+pub use health::{HealthState, health_routes, readiness_report};
+pub use not_found::not_found;
+pub use request_log::{REQUEST_ID_HEADER, request_log};
+pub use serve::{bind, stop_gracefully};

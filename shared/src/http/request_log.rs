@@ -1,0 +1,51 @@
+//! One log line per HTTP request, tied to a request id that the caller may supply.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use slog::{Logger, info};
+use std::time::Instant;
+
+/// The header carrying the request id, read from the caller and returned on the response.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Longest caller-supplied request id honoured; longer ones are replaced.
+const MAX_REQUEST_ID: usize = 128;
+
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| {
+            !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()))
+}
+
+/// Middleware body (use with `actix_web::middleware::from_fn`): logs method, path, status,
+/// duration and request id, and returns the id in `X-Request-Id`.
+pub async fn request_log(
+    log: Logger,
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let mut response = next.call(req).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    info!(log, "request";
+        "method" => method,
+        "path" => path,
+        "status" => response.status().as_u16(),
+        "duration_ms" => started.elapsed().as_secs_f64() * 1000.0,
+        "request_id" => id);
+    Ok(response)
+}

@@ -1,0 +1,128 @@
+//! Logging: slog records to stdout, one whole line each, JSON by default or text for terminals.
+//! Level and format are read from the live config on every record, so a reload changes them at
+//! once. Crates that log through `log` (actix-web, pools, lapin) are bridged into the same stream.
+
+use crate::config::{ConfigHandle, LogFormat, LogLevel, Process};
+use slog::{Drain, Logger, Never, OwnedKVList, PushFnValue, PushFnValueSerializer, Record, o};
+use std::io::{self, Write};
+use std::sync::Mutex;
+
+/// Where log lines go: stdout for the long-running processes; stderr for `herald-admin`, whose
+/// stdout carries command output that scripts capture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::Stdout => io::stdout().write(buf),
+            Output::Stderr => io::stderr().write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::Stdout => io::stdout().flush(),
+            Output::Stderr => io::stderr().flush(),
+        }
+    }
+}
+
+type JsonDrain = slog_json::Json<Output>;
+type TextDrain = slog_term::FullFormat<slog_term::PlainSyncDecorator<Output>>;
+
+/// Writes each record whole, at the moment it is logged (stdout flushes at each newline), in the
+/// format and above the level the config holds now.
+struct LiveDrain {
+    config: ConfigHandle,
+    json: Mutex<JsonDrain>,
+    text: Mutex<TextDrain>,
+}
+
+fn slog_level(level: LogLevel) -> slog::Level {
+    match level {
+        LogLevel::Trace => slog::Level::Trace,
+        LogLevel::Debug => slog::Level::Debug,
+        LogLevel::Info => slog::Level::Info,
+        LogLevel::Warn => slog::Level::Warning,
+        LogLevel::Error => slog::Level::Error,
+    }
+}
+
+impl Drain for LiveDrain {
+    type Ok = ();
+    type Err = Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), Never> {
+        let (level, format) = self.config.with(|c| (c.log.level, c.log.format));
+        if !record.level().is_at_least(slog_level(level)) {
+            return Ok(());
+        }
+        // A log line that cannot be written (closed stdout) must not take the process down.
+        match format {
+            LogFormat::Json => {
+                if let Ok(drain) = self.json.lock() {
+                    let _ = drain.log(record, values);
+                }
+            }
+            LogFormat::Text => {
+                if let Ok(drain) = self.text.lock() {
+                    let _ = drain.log(record, values);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn is_enabled(&self, level: slog::Level) -> bool {
+        level.is_at_least(self.config.with(|c| slog_level(c.log.level)))
+    }
+}
+
+/// Keeps the global logger (used by the `log` bridge) installed; hold it until exit.
+pub struct LogGuard {
+    _scope: slog_scope::GlobalLoggerGuard,
+}
+
+/// Builds the process's root logger, installs it globally and bridges the `log` crate into it.
+pub fn init(process: Process, config: ConfigHandle, output: Output) -> (Logger, LogGuard) {
+    let drain = LiveDrain {
+        json: Mutex::new(slog_json::Json::new(output).add_default_keys().build()),
+        text: Mutex::new(
+            slog_term::FullFormat::new(slog_term::PlainSyncDecorator::new(output)).build(),
+        ),
+        config: config.clone(),
+    };
+    let log = Logger::root(
+        drain,
+        o!(
+            "process" => process.name(),
+            "version" => env!("CARGO_PKG_VERSION"),
+            "target" => PushFnValue(|r: &Record<'_>, out: PushFnValueSerializer<'_>| {
+                out.emit(if r.tag().is_empty() { r.module() } else { r.tag() })
+            }),
+        ),
+    );
+    let scope = slog_scope::set_global_logger(log.clone());
+    // The bridge forwards everything; `sync_log_crate_level` keeps `log`'s own filter in step so
+    // filtered-out records from other crates are not even formatted.
+    let _ = slog_stdlog::init_with_level(log::Level::Trace);
+    config.with(sync_log_crate_level);
+    (log, LogGuard { _scope: scope })
+}
+
+/// Applies the configured level to records coming through the `log` crate.
+pub fn sync_log_crate_level(config: &crate::config::Config) {
+    log::set_max_level(match config.log.level {
+        LogLevel::Trace => log::LevelFilter::Trace,
+        LogLevel::Debug => log::LevelFilter::Debug,
+        LogLevel::Info => log::LevelFilter::Info,
+        LogLevel::Warn => log::LevelFilter::Warn,
+        LogLevel::Error => log::LevelFilter::Error,
+    });
+}
