@@ -4,6 +4,7 @@
 pub mod boot;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod http;
 pub mod lifecycle;

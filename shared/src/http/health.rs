@@ -1,24 +1,14 @@
 //! `/health/alive` answers as soon as the port is open; `/health/ready` says whether this process
 //! should get traffic: not stopping, database answering, migrations current, broker connected.
 
-use crate::db::{Database, migrate};
-use crate::lifecycle::Readiness;
+use crate::context::Context;
+use crate::db::migrate;
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a readiness probe waits for the database.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// What the health endpoints look at.
-#[derive(Clone)]
-pub struct HealthState {
-    /// The process's database.
-    pub db: Database,
-    /// Stop and broker state.
-    pub readiness: Arc<Readiness>,
-}
 
 /// Registers `/health/alive` and `/health/ready`.
 pub fn health_routes(cfg: &mut web::ServiceConfig) {
@@ -30,7 +20,7 @@ async fn alive() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "alive" }))
 }
 
-async fn ready(state: web::Data<HealthState>) -> HttpResponse {
+async fn ready(state: web::Data<Context>) -> HttpResponse {
     let (ok, body) = readiness_report(&state).await;
     if ok {
         HttpResponse::Ok().json(body)
@@ -40,7 +30,7 @@ async fn ready(state: web::Data<HealthState>) -> HttpResponse {
 }
 
 /// Runs every readiness check; returns whether all pass and a body naming each check's state.
-pub async fn readiness_report(state: &HealthState) -> (bool, Value) {
+pub async fn readiness_report(state: &Context) -> (bool, Value) {
     let mut checks = serde_json::Map::new();
     let mut ok = true;
     let mut check = |name: &str, passed: bool, detail: Value| {

@@ -6,7 +6,7 @@ mod not_found;
 mod request_log;
 mod serve;
 
-pub use health::{HealthState, health_routes, readiness_report};
+pub use health::{health_routes, readiness_report};
 pub use not_found::not_found;
 pub use request_log::{REQUEST_ID_HEADER, request_log};
-pub use serve::{bind, stop_gracefully};
+pub use serve::{HttpPlan, bind, run_http};

@@ -1,10 +1,20 @@
-//! Opening the listener before anything else, and stopping a server the graceful way.
+//! Running an actix server the way every Herald process does: the port opens first, the
+//! database and broker connect in the background, one log line per request, JSON errors, and a
+//! graceful stop on the first SIGTERM/SIGINT.
 
-use crate::config::ConfigHandle;
-use crate::lifecycle::StopSignal;
+use super::{health_routes, not_found, request_log};
+use crate::boot::Booted;
+use crate::config::Config;
+use crate::context::Context;
+use crate::db::{Database, migrate};
+use crate::lifecycle::{Readiness, StopSignal, install_stop_handlers};
+use crate::{config, logging, queue};
 use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
 use slog::{Logger, info, warn};
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Binds the listening socket.
@@ -14,14 +24,122 @@ pub fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
     Ok(listener)
 }
 
+/// What differs between the servers of the process types.
+pub struct HttpPlan {
+    /// Listen address and port.
+    pub address: fn(&Config) -> (String, u16),
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Drain delay and shutdown timeout, read live at stop time.
+    pub timeouts: fn(&Config) -> (Duration, Duration),
+    /// The process's own routes, besides the health endpoints.
+    pub routes: fn(&mut web::ServiceConfig),
+}
+
+/// Runs the server until a stop signal has been handled. Returns once every worker has stopped.
+pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
+    let log = booted.log.clone();
+    let cfg = booted.config.get();
+    let (host, port) = (plan.address)(&cfg);
+    let listener = bind(&host, port)?;
+    let local = listener.local_addr()?;
+
+    let readiness = Arc::new(Readiness::new(!cfg.queue.url.is_empty()));
+    let stop = install_stop_handlers(log.clone(), readiness.clone())?;
+    let config = booted.config.clone();
+    config::spawn_reloader(
+        config.clone(),
+        booted.sources.clone(),
+        log.clone(),
+        logging::sync_log_crate_level,
+    )?;
+
+    // Connections are tied to the runtime that opened them, and each HTTP worker runs its own
+    // runtime, so each worker gets its own lazy pool; together they hold at most max_size.
+    let workers = plan.workers.max(1);
+    let per_worker = cfg.database.pool.max_size.div_ceil(workers);
+    let probe_db = Database::connect_lazy_sized(&cfg.database, 1).map_err(std::io::Error::other)?;
+    tokio::spawn(report_database(probe_db, log.clone()));
+    if !cfg.queue.url.is_empty() {
+        tokio::spawn(queue::monitor_broker(
+            cfg.queue.url.clone(),
+            readiness.clone(),
+            log.clone(),
+        ));
+    }
+
+    let db_config = cfg.database.clone();
+    let (app_log, app_config, app_readiness, routes) =
+        (log.clone(), config.clone(), readiness.clone(), plan.routes);
+    let server = HttpServer::new(move || {
+        let context = Context {
+            // The same config built a pool above, so this cannot fail here.
+            db: Database::connect_lazy_sized(&db_config, per_worker)
+                .expect("database config already checked"),
+            config: app_config.clone(),
+            log: app_log.clone(),
+            readiness: app_readiness.clone(),
+        };
+        let request_logger = app_log.clone();
+        App::new()
+            .app_data(web::Data::new(context))
+            .wrap(from_fn(move |req, next| {
+                request_log(request_logger.clone(), req, next)
+            }))
+            .configure(health_routes)
+            .configure(routes)
+            .default_service(web::to(not_found))
+    })
+    .workers(workers)
+    .disable_signals()
+    // The timeout is enforced in `stop_gracefully`, live from config; actix's own is a backstop.
+    .shutdown_timeout(24 * 3600)
+    .listen(listener)?
+    .run();
+    info!(log, "listening"; "address" => local.to_string(), "url" => format!("http://{local}"), "workers" => workers);
+    tokio::spawn(stop_gracefully(
+        stop,
+        server.handle(),
+        config,
+        plan.timeouts,
+        log.clone(),
+    ));
+    server.await?;
+    info!(log, "stopped");
+    Ok(())
+}
+
+/// Connects to the database in the background (start-up never waits for it), retrying with
+/// backoff, and says once whether migrations are pending.
+async fn report_database(db: Database, log: Logger) {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match migrate::status(&db).await {
+            Ok(status) => {
+                info!(log, "database reachable"; "backend" => db.backend().name(), "applied" => status.applied.len());
+                if !status.pending.is_empty() {
+                    warn!(log, "migrations pending: not ready until `herald-admin migrate up` runs";
+                        "pending" => status.pending.join(","));
+                }
+                return;
+            }
+            Err(e) => {
+                warn!(log, "database unreachable, retrying"; "error" => e.to_string(), "retry_in_ms" => wait.as_millis() as u64);
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
 /// After a stop signal: wait the drain delay (readiness already reports 503), close the listener
 /// and let in-flight requests finish; past the shutdown timeout, cut them. Both durations are
 /// read live, so a reload before the stop applies.
-pub async fn stop_gracefully(
+async fn stop_gracefully(
     mut stop: StopSignal,
     server: ServerHandle,
-    config: ConfigHandle,
-    timeouts: fn(&crate::config::Config) -> (Duration, Duration),
+    config: config::ConfigHandle,
+    timeouts: fn(&Config) -> (Duration, Duration),
     log: Logger,
 ) {
     stop.wait().await;
@@ -31,8 +149,10 @@ pub async fn stop_gracefully(
         tokio::time::sleep(drain_delay).await;
     }
     info!(log, "closing the listener; waiting for in-flight requests"; "timeout_ms" => timeout.as_millis() as u64);
-    let graceful = server.stop(true);
-    if tokio::time::timeout(timeout, graceful).await.is_err() {
+    if tokio::time::timeout(timeout, server.stop(true))
+        .await
+        .is_err()
+    {
         warn!(
             log,
             "shutdown timeout passed; cutting the remaining requests"

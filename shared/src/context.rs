@@ -1,0 +1,21 @@
+//! The one value a process builds at start-up and hands to everything that needs a dependency:
+//! live config, database, logger, readiness. Nothing reaches for globals.
+
+use crate::config::ConfigHandle;
+use crate::db::Database;
+use crate::lifecycle::Readiness;
+use slog::Logger;
+use std::sync::Arc;
+
+/// Dependencies shared by a process's request handlers and tasks.
+#[derive(Clone)]
+pub struct Context {
+    /// The live configuration.
+    pub config: ConfigHandle,
+    /// The database pool.
+    pub db: Database,
+    /// The process logger.
+    pub log: Logger,
+    /// Stop and broker state, for readiness.
+    pub readiness: Arc<Readiness>,
+}

@@ -1,0 +1,30 @@
+//! Builds and runs the web server: the routes are this process's own; everything else (health,
+//! request logs, graceful stop) is shared with the worker.
+
+use herald::boot::Booted;
+use herald::config::Config;
+use herald::http::{HttpPlan, run_http};
+use slog::error;
+use std::process::ExitCode;
+
+/// Runs the web process until it is stopped.
+pub fn run(booted: Booted) -> ExitCode {
+    let workers = match booted.config.get().serve.workers {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    let plan = HttpPlan {
+        address: |c: &Config| (c.serve.host.clone(), c.serve.port),
+        workers,
+        timeouts: |c: &Config| (c.serve.shutdown.drain_delay, c.serve.shutdown.timeout),
+        routes: |_| {},
+    };
+    let result = actix_web::rt::System::new().block_on(run_http(&booted, plan));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(booted.log, "cannot serve"; "error" => e.to_string());
+            ExitCode::FAILURE
+        }
+    }
+}
