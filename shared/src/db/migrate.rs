@@ -14,7 +14,7 @@ const MYSQL: EmbeddedMigrations = embed_migrations!("../migrations/mysql");
 const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 
 /// The advisory lock key that serialises migration runs on Postgres ("herald" in ASCII).
-const PG_LOCK_KEY: i64 = 0x68_65_72_61_6c_64;
+const PG_LOCK_KEY: i64 = 0x6865_7261_6c64;
 /// The named lock that serialises migration runs on MySQL/MariaDB.
 const MYSQL_LOCK: &str = "herald_migrations";
 /// How long a second `migrate` waits for the first to finish.

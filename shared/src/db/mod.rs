@@ -30,6 +30,8 @@ pub enum Database {
 }
 
 /// A connection checked out of a [`Database`] pool.
+// Lives briefly on the stack; boxing the large variant would allocate on every checkout.
+#[allow(clippy::large_enum_variant)]
 pub enum Conn {
     /// PostgreSQL.
     Postgres(Object<AsyncPgConnection>),
