@@ -108,8 +108,10 @@ impl Database {
     /// Answers whether the database responds, within `timeout`.
     pub async fn ping(&self, timeout: Duration) -> Result<(), DbError> {
         use diesel_async::SimpleAsyncConnection;
-        let ping =
-            async { Ok::<_, DbError>(with_conn!(self, c => c.batch_execute("SELECT 1").await?)) };
+        let ping = async {
+            with_conn!(self, c => c.batch_execute("SELECT 1").await)?;
+            Ok::<(), DbError>(())
+        };
         tokio::time::timeout(timeout, ping)
             .await
             .map_err(|_| DbError::Timeout(timeout))?
