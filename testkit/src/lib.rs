@@ -1,1 +1,40 @@
+//! Test support for Herald's integration tests: the real binaries run as child processes, each
+//! test gets its own database on each backend, and tests talk to the processes over real HTTP.
 
+mod database;
+mod process;
+
+pub use database::{TestDb, backends};
+pub use herald::db::Backend;
+pub use process::{Running, bin, get_json, poll_status, run_admin};
+
+use std::path::PathBuf;
+
+/// A fresh, empty directory under the system temp dir, for config files and SQLite databases.
+pub fn temp_dir(label: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "herald-test-{label}-{:016x}",
+        rand::random::<u64>()
+    ));
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// Whether this run is CI's, where a missing service is a failure and never a skip.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// A TCP port that was free a moment ago, for tests that must know a port before starting.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// The workspace root (where the Procfile and README live).
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_owned()
+}

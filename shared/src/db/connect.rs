@@ -145,13 +145,26 @@ pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mo
 fn establish_sqlite(path: &str) -> BoxFuture<'_, diesel::ConnectionResult<SqliteAsync>> {
     async move {
         let mut conn = SqliteAsync::establish(path).await?;
-        conn.batch_execute(SQLITE_PRAGMAS)
-            .await
-            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
-        Ok(conn)
+        // Switching a new database to WAL while another process does the same can answer
+        // "database is locked" without waiting on busy_timeout (SQLite's deadlock avoidance),
+        // so that one step is retried.
+        let mut attempts = 0;
+        loop {
+            match conn.batch_execute(SQLITE_PRAGMAS).await {
+                Ok(()) => return Ok(conn),
+                Err(e) if attempts < SQLITE_PRAGMA_RETRIES && e.to_string().contains("locked") => {
+                    attempts += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(ConnectionError::BadConnection(e.to_string())),
+            }
+        }
     }
     .boxed()
 }
+
+/// How often the start-up pragmas are retried while another process holds the database.
+const SQLITE_PRAGMA_RETRIES: u32 = 200;
 
 fn manager<C>(
     url: String,

@@ -1,0 +1,161 @@
+//! `herald-admin migrate …` against real Postgres, MariaDB and SQLite.
+
+use std::process::Output;
+use std::time::Duration;
+use testkit::{Running, TestDb, backends, run_admin};
+
+fn text(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn lines_starting(out: &Output, word: &str) -> usize {
+    text(out).lines().filter(|l| l.starts_with(word)).count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_down_and_status_on_every_backend() {
+    for backend in backends() {
+        let Some(db) = TestDb::create(backend).await else {
+            continue;
+        };
+        let env = [("HERALD_DATABASE_URL", db.url.as_str())];
+        let name = backend.name();
+
+        let out = run_admin(&["migrate", "status"], &env);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{name}: pending migrations make status fail"
+        );
+        assert!(
+            lines_starting(&out, "pending ") >= 1,
+            "{name}: {}",
+            text(&out)
+        );
+        assert_eq!(lines_starting(&out, "applied "), 0);
+
+        let out = run_admin(&["migrate", "up"], &env);
+        assert!(
+            out.status.success(),
+            "{name}: up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let applied = lines_starting(&out, "applied ");
+        assert!(applied >= 1, "{name}");
+
+        let out = run_admin(&["migrate", "status"], &env);
+        assert!(out.status.success(), "{name}");
+        assert_eq!(lines_starting(&out, "applied "), applied);
+        assert_eq!(lines_starting(&out, "pending "), 0);
+
+        let out = run_admin(&["migrate", "up"], &env);
+        assert!(out.status.success(), "{name}: a second up is a no-op");
+        assert_eq!(lines_starting(&out, "applied "), 0);
+
+        let out = run_admin(&["migrate", "down", "--steps", "99"], &env);
+        assert!(
+            out.status.success(),
+            "{name}: down failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            lines_starting(&out, "reverted "),
+            applied,
+            "{name}: down stops at the first migration"
+        );
+
+        let out = run_admin(&["migrate", "status"], &env);
+        assert_eq!(
+            lines_starting(&out, "pending "),
+            applied,
+            "{name}: everything pending again"
+        );
+
+        // Down left a database that migrates cleanly again: the down scripts undo everything.
+        let out = run_admin(&["migrate", "up"], &env);
+        assert!(
+            out.status.success(),
+            "{name}: up after down: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(lines_starting(&out, "applied "), applied);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_concurrent_ups_take_turns_and_both_succeed() {
+    for backend in backends() {
+        let Some(db) = TestDb::create(backend).await else {
+            continue;
+        };
+        let url = db.url.clone();
+        let runs: Vec<_> = (0..2)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &url)])
+                })
+            })
+            .collect();
+        let outputs: Vec<Output> = runs
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect();
+        for out in &outputs {
+            assert!(
+                out.status.success(),
+                "{}: {}",
+                backend.name(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let total: usize = outputs.iter().map(|o| lines_starting(o, "applied ")).sum();
+        let status = run_admin(&["migrate", "status"], &[("HERALD_DATABASE_URL", &url)]);
+        assert!(status.status.success(), "{}", backend.name());
+        assert_eq!(
+            total,
+            lines_starting(&status, "applied "),
+            "{}: each migration applied exactly once",
+            backend.name()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_wait_blocks_until_migrated_and_times_out_otherwise() {
+    let Some(db) = TestDb::create(testkit::Backend::Sqlite).await else {
+        return;
+    };
+    let env = [("HERALD_DATABASE_URL", db.url.as_str())];
+
+    let out = run_admin(&["migrate", "status", "--wait", "--timeout", "1"], &env);
+    assert_eq!(out.status.code(), Some(1), "gives up after the timeout");
+
+    let mut waiter = Running::start("herald-admin", &["migrate", "status", "--wait"], &env);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(
+        waiter.wait_exit(Duration::ZERO).await.is_none(),
+        "still waiting while migrations are pending"
+    );
+    assert!(run_admin(&["migrate", "up"], &env).status.success());
+    let status = waiter
+        .wait_exit(Duration::from_secs(20))
+        .await
+        .expect("waiter returns once migrated");
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_database_fails_clearly() {
+    let env = [
+        ("HERALD_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
+        ("HERALD_DATABASE_POOL_CONNECT_TIMEOUT", "2s"),
+    ];
+    let out = run_admin(&["migrate", "up"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("migration failed") && err.contains("database"),
+        "{err}"
+    );
+}

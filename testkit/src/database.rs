@@ -1,0 +1,120 @@
+//! A database of its own for each test, on each backend: random names on the shared Postgres
+//! and MariaDB servers, a fresh file for SQLite. Dropped when the test ends.
+
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
+use herald::db::Backend;
+use std::path::PathBuf;
+
+/// Where the servers are; CI and developers can point elsewhere with these variables.
+fn server_url(backend: Backend) -> String {
+    let (var, default) = match backend {
+        Backend::Postgres => ("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432"),
+        Backend::Mysql => ("TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306"),
+        Backend::Sqlite => return String::new(),
+    };
+    std::env::var(var).unwrap_or_else(|_| default.to_owned())
+}
+
+/// Every backend, for tests that must run on all three.
+pub fn backends() -> [Backend; 3] {
+    [Backend::Postgres, Backend::Mysql, Backend::Sqlite]
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    /// The backend.
+    pub backend: Backend,
+    /// The URL Herald's processes are given.
+    pub url: String,
+    name: String,
+    file: Option<PathBuf>,
+}
+
+async fn admin_execute(backend: Backend, sql: &str) -> Result<(), String> {
+    let base = server_url(backend);
+    match backend {
+        Backend::Postgres => {
+            let mut c = AsyncPgConnection::establish(&format!("{base}/postgres"))
+                .await
+                .map_err(|e| e.to_string())?;
+            diesel::sql_query(sql)
+                .execute(&mut c)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+        Backend::Mysql => {
+            let mut c = AsyncMysqlConnection::establish(&format!("{base}/"))
+                .await
+                .map_err(|e| e.to_string())?;
+            diesel::sql_query(sql)
+                .execute(&mut c)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        }
+        Backend::Sqlite => Ok(()),
+    }
+}
+
+impl TestDb {
+    /// Creates a fresh database, or `None` when the server is unreachable outside CI (in CI an
+    /// unreachable server fails the test: it must never pass by skipping).
+    pub async fn create(backend: Backend) -> Option<TestDb> {
+        let name = format!("herald_test_{:016x}", rand::random::<u64>());
+        if backend == Backend::Sqlite {
+            let file = crate::temp_dir("sqlite").join("herald.db");
+            let url = format!("sqlite://{}", file.display());
+            return Some(TestDb {
+                backend,
+                url,
+                name,
+                file: Some(file),
+            });
+        }
+        match admin_execute(backend, &format!("CREATE DATABASE {name}")).await {
+            Ok(()) => {
+                let url = format!("{}/{name}", server_url(backend));
+                Some(TestDb {
+                    backend,
+                    url,
+                    name,
+                    file: None,
+                })
+            }
+            Err(e) if !crate::in_ci() => {
+                eprintln!(
+                    "SKIP {}: server unreachable ({e}); CI=true makes this a failure",
+                    backend.name()
+                );
+                None
+            }
+            Err(e) => panic!("{} is required in CI but unreachable: {e}", backend.name()),
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some(file) = &self.file {
+            if let Some(dir) = file.parent() {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            return;
+        }
+        // Drop runs outside any async context we can rely on, so use a small runtime of its own.
+        let (backend, sql) = (
+            self.backend,
+            format!("DROP DATABASE IF EXISTS {}", self.name),
+        );
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                let _ = rt.block_on(admin_execute(backend, &sql));
+            }
+        })
+        .join();
+    }
+}
