@@ -44,34 +44,57 @@ pub struct Running {
     child: Child,
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
 }
 
-fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+fn collect(
+    stream: impl Read + Send + 'static,
+) -> (Arc<Mutex<Vec<String>>>, std::thread::JoinHandle<()>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
             sink.lock().expect("log lines").push(line);
         }
     });
-    lines
+    (lines, reader)
 }
 
 impl Running {
     /// Starts binary `name` (e.g. `herald-web`) with `args` and only the environment in `env`.
     pub fn start(name: &str, args: &[&str], env: &[(&str, &str)]) -> Running {
-        let mut child = command(name, args, env)
+        Running::spawn(command(name, args, env))
+    }
+
+    /// Starts any program (e.g. honcho) with a clean environment plus `env`.
+    pub fn start_program(
+        program: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Running {
+        let mut cmd = Command::new(program);
+        cmd.env_clear().args(args);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        Running::spawn(cmd)
+    }
+
+    fn spawn(mut cmd: Command) -> Running {
+        let name = format!("{:?}", cmd.get_program());
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("start {name}: {e}"));
-        let stdout = collect(child.stdout.take().expect("piped stdout"));
-        let stderr = collect(child.stderr.take().expect("piped stderr"));
+        let (stdout, out_reader) = collect(child.stdout.take().expect("piped stdout"));
+        let (stderr, err_reader) = collect(child.stderr.take().expect("piped stderr"));
         Running {
             child,
             stdout,
             stderr,
+            readers: vec![out_reader, err_reader],
         }
     }
 
@@ -164,6 +187,11 @@ impl Running {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // Let the readers take in the last lines the process wrote.
+                let drained = Instant::now() + Duration::from_secs(2);
+                while !self.readers.iter().all(|r| r.is_finished()) && Instant::now() < drained {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
                 return Some(status);
             }
             if Instant::now() >= deadline {

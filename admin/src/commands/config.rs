@@ -76,9 +76,13 @@ fn env_table(format: EnvFormat) -> String {
             if leaf.secret {
                 env.push_str(" (or _FILE)");
             }
-            let kind = match leaf.kind {
-                LeafType::Array | LeafType::Object => format!("{} (JSON)", leaf.kind.name()),
-                other => other.name().to_owned(),
+            let kind = match (&leaf.definition, leaf.kind) {
+                _ if !leaf.choices.is_empty() => leaf.choices.join(", "),
+                (Some(definition), _) => definition.clone(),
+                (None, LeafType::Array | LeafType::Object) => {
+                    format!("{} (JSON)", leaf.kind.name())
+                }
+                (None, other) => other.name().to_owned(),
             };
             let mut about = leaf.description.clone();
             if leaf.restart {

@@ -67,6 +67,10 @@ pub struct Leaf {
     pub secret: bool,
     /// Changing it takes effect only after a restart.
     pub restart: bool,
+    /// The name of the shared definition it uses (e.g. `duration`), if any.
+    pub definition: Option<String>,
+    /// The allowed values, when the schema lists them.
+    pub choices: Vec<String>,
 }
 
 impl Leaf {
@@ -164,6 +168,22 @@ fn collect_leaves(root: &Value, node: &Value, prefix: &str, out: &mut Vec<Leaf>)
                 .unwrap_or("")
                 .to_owned(),
             secret: flag("x-secret"),
+            definition: child
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.rsplit('/').next())
+                .map(str::to_owned),
+            choices: fields
+                .get("enum")
+                .and_then(Value::as_array)
+                .map(|values| {
+                    values
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
             restart: flag("x-restart"),
             path,
         });

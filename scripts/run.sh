@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds Herald's release binaries, migrates the embedded SQLite database and starts the
+# formation (web + worker) with the real honcho and the repo's Procfile. Needs only the Rust
+# toolchain and Python 3. Arguments go to `honcho start`, e.g. `scripts/run.sh -c web=2,worker=3`.
+# Ctrl-C stops every process gracefully.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+cargo build --release --locked -p herald-web -p herald-worker -p herald-admin
+target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+
+venv="$root/.venv"
+if [ ! -x "$venv/bin/honcho" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet "honcho==2.0.0"
+fi
+
+export PATH="$target/release:$PATH"
+mkdir -p "$root/.herald"
+export DATABASE_URL="${DATABASE_URL:-sqlite://$root/.herald/herald.db}"
+export HERALD_LOG_FORMAT="${HERALD_LOG_FORMAT:-text}"
+base="${HERALD_BASE_PORT:-8071}"
+
+# The Procfile's release phase, run once before the formation (honcho would stop every process
+# when a one-off process exits, so it is not started as part of the formation).
+herald-admin migrate up >/dev/null
+
+cat <<TXT
+
+Herald is starting (database: ${DATABASE_URL%%\?*}).
+  API        http://127.0.0.1:${base}/api/v1/   (web.N listens on ${base}+N-1)
+  web ready  http://127.0.0.1:${base}/health/ready
+  worker     http://127.0.0.1:$((base + 100))/health/ready
+  config     herald-admin config env   (binaries in $target/release)
+Stop with Ctrl-C.
+
+TXT
+exec "$venv/bin/honcho" --procfile "$root/Procfile" --app-root "$root" start --port "$base" "$@" web worker
