@@ -32,11 +32,15 @@ fn precedence_is_defaults_then_files_then_env_then_flags() {
     )
     .unwrap();
     std::fs::write(&second, "[serve]\nport = 1002\n").unwrap();
+    let third = dir.join("c.json");
+    std::fs::write(&third, r#"{"worker": {"shutdown_timeout": "9s"}}"#).unwrap();
     let files = [
         "-c",
         first.to_str().unwrap(),
         "-c",
         second.to_str().unwrap(),
+        "-c",
+        third.to_str().unwrap(),
     ];
 
     let doc = show(&files, &[]);
@@ -44,6 +48,10 @@ fn precedence_is_defaults_then_files_then_env_then_flags() {
     assert_eq!(doc["serve"]["host"], "127.0.0.1", "keys merge across files");
     assert_eq!(doc["log"]["level"], "debug");
     assert_eq!(doc["worker"]["port"], 8072, "defaults fill the rest");
+    assert_eq!(
+        doc["worker"]["shutdown_timeout"], "9s",
+        "JSON files merge too"
+    );
 
     let doc = show(&files, &[("HERALD_SERVE_PORT", "1003")]);
     assert_eq!(doc["serve"]["port"], 1003, "env beats files");

@@ -29,6 +29,36 @@ pub struct ConfigArgs {
     pub log_format: Option<String>,
 }
 
+/// Listen flags of the long-running processes (herald-web and herald-worker).
+#[derive(Debug, Clone, Default, Args)]
+pub struct ListenArgs {
+    /// Listen address (sets serve.host for herald-web, worker.host for herald-worker).
+    #[arg(long, value_name = "ADDRESS")]
+    pub host: Option<String>,
+
+    /// Listen port (sets serve.port for herald-web, worker.port for herald-worker; PORT in the
+    /// environment does too).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<String>,
+}
+
+impl ListenArgs {
+    /// The config sources for a listening process: `config`'s plus these flags.
+    pub fn sources(&self, process: Process, config: &ConfigArgs) -> ConfigSources {
+        let (host_key, port_key) = match process {
+            Process::Worker => ("worker.host", "worker.port"),
+            _ => ("serve.host", "serve.port"),
+        };
+        config.sources(
+            process,
+            vec![
+                (host_key, self.host.clone(), "--host"),
+                (port_key, self.port.clone(), "--port"),
+            ],
+        )
+    }
+}
+
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => {

@@ -3,7 +3,7 @@
 mod startup;
 
 use clap::Parser;
-use herald::cli::ConfigArgs;
+use herald::cli::{ConfigArgs, ListenArgs};
 use herald::config::Process;
 use herald::logging::Output;
 use std::process::ExitCode;
@@ -15,24 +15,12 @@ struct Cli {
     #[command(flatten)]
     config: ConfigArgs,
 
-    /// Listen address (sets serve.host).
-    #[arg(long, value_name = "ADDRESS")]
-    host: Option<String>,
-
-    /// Listen port (sets serve.port; PORT in the environment does too).
-    #[arg(long, value_name = "PORT")]
-    port: Option<String>,
+    #[command(flatten)]
+    listen: ListenArgs,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let sources = cli.config.sources(
-        Process::Web,
-        vec![
-            ("serve.host", cli.host.clone(), "--host"),
-            ("serve.port", cli.port.clone(), "--port"),
-        ],
-    );
-    let booted = herald::boot::boot(Process::Web, sources, Output::Stdout);
-    startup::run(booted)
+    let sources = cli.listen.sources(Process::Web, &cli.config);
+    startup::run(herald::boot::boot(Process::Web, sources, Output::Stdout))
 }

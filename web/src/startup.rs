@@ -3,8 +3,7 @@
 
 use herald::boot::Booted;
 use herald::config::Config;
-use herald::http::{HttpPlan, run_http};
-use slog::error;
+use herald::http::{HttpPlan, serve_until_stopped};
 use std::process::ExitCode;
 
 /// Runs the web process until it is stopped.
@@ -19,12 +18,5 @@ pub fn run(booted: Booted) -> ExitCode {
         timeouts: |c: &Config| (c.serve.shutdown.drain_delay, c.serve.shutdown.timeout),
         routes: |_| {},
     };
-    let result = actix_web::rt::System::new().block_on(run_http(&booted, plan));
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!(booted.log, "cannot serve"; "error" => e.to_string());
-            ExitCode::FAILURE
-        }
-    }
+    serve_until_stopped(&booted, plan)
 }

@@ -50,9 +50,13 @@ pub fn check(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
                 }
             }
             ValidationErrorKind::Enum { options } => {
-                let choices: Vec<String> =
-                    options.as_array().map(|a| a.iter().map(Value::to_string).collect()).unwrap_or_default();
-                let given = get_path(document, &at).map(Value::to_string).unwrap_or_default();
+                let choices: Vec<String> = options
+                    .as_array()
+                    .map(|a| a.iter().map(Value::to_string).collect())
+                    .unwrap_or_default();
+                let given = get_path(document, &at)
+                    .map(Value::to_string)
+                    .unwrap_or_default();
                 problems.push(ConfigProblem {
                     origin: origins.of(&at),
                     message: format!("{given} is not one of {}", choices.join(", ")),

@@ -9,4 +9,4 @@ mod serve;
 pub use health::{health_routes, readiness_report};
 pub use not_found::not_found;
 pub use request_log::{REQUEST_ID_HEADER, request_log};
-pub use serve::{HttpPlan, bind, run_http};
+pub use serve::{HttpPlan, bind, run_http, serve_until_stopped};

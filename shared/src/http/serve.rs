@@ -36,6 +36,17 @@ pub struct HttpPlan {
     pub routes: fn(&mut web::ServiceConfig),
 }
 
+/// Runs the process's server on an actix system until it has stopped; the exit status to return.
+pub fn serve_until_stopped(booted: &Booted, plan: HttpPlan) -> std::process::ExitCode {
+    match actix_web::rt::System::new().block_on(run_http(booted, plan)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            slog::error!(booted.log, "cannot serve"; "error" => e.to_string());
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Runs the server until a stop signal has been handled. Returns once every worker has stopped.
 pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     let log = booted.log.clone();
