@@ -20,6 +20,15 @@ export PATH="$target/release:$PATH"
 mkdir -p "$root/.herald"
 export DATABASE_URL="${DATABASE_URL:-sqlite://$root/.herald/herald.db}"
 export HERALD_LOG_FORMAT="${HERALD_LOG_FORMAT:-text}"
+# A local encryption key for endpoint secrets, made once and kept beside the database.
+keys="$root/.herald/secret-keys.json"
+if [ ! -s "$keys" ]; then
+  python3 -c 'import base64, json, os; print(json.dumps([base64.b64encode(os.urandom(32)).decode()]))' > "$keys"
+  chmod 600 "$keys"
+fi
+if [ -z "${HERALD_SECRETS_KEYS:-}" ] && [ -z "${HERALD_SECRETS_KEYS_FILE:-}" ]; then
+  export HERALD_SECRETS_KEYS_FILE="$keys"
+fi
 base="${HERALD_BASE_PORT:-8071}"
 
 # The Procfile's release phase, run once before the formation (honcho would stop every process

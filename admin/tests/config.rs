@@ -26,42 +26,25 @@ fn precedence_is_defaults_then_files_then_env_then_flags() {
     let dir = temp_dir("precedence");
     let first = dir.join("a.yaml");
     let second = dir.join("b.toml");
-    std::fs::write(
-        &first,
-        "serve:\n  port: 1001\n  host: 127.0.0.1\nlog:\n  level: debug\n",
-    )
-    .unwrap();
+    std::fs::write(&first, "serve:\n  port: 1001\n  host: 127.0.0.1\nlog:\n  level: debug\n").unwrap();
     std::fs::write(&second, "[serve]\nport = 1002\n").unwrap();
     let third = dir.join("c.json");
     std::fs::write(&third, r#"{"worker": {"shutdown_timeout": "9s"}}"#).unwrap();
-    let files = [
-        "-c",
-        first.to_str().unwrap(),
-        "-c",
-        second.to_str().unwrap(),
-        "-c",
-        third.to_str().unwrap(),
-    ];
+    let files = ["-c", first.to_str().unwrap(), "-c", second.to_str().unwrap(), "-c", third.to_str().unwrap()];
 
     let doc = show(&files, &[]);
     assert_eq!(doc["serve"]["port"], 1002, "the later file wins");
     assert_eq!(doc["serve"]["host"], "127.0.0.1", "keys merge across files");
     assert_eq!(doc["log"]["level"], "debug");
     assert_eq!(doc["worker"]["port"], 8072, "defaults fill the rest");
-    assert_eq!(
-        doc["worker"]["shutdown_timeout"], "9s",
-        "JSON files merge too"
-    );
+    assert_eq!(doc["worker"]["shutdown_timeout"], "9s", "JSON files merge too");
 
     let doc = show(&files, &[("HERALD_SERVE_PORT", "1003")]);
     assert_eq!(doc["serve"]["port"], 1003, "env beats files");
 
     let mut with_flag = files.to_vec();
     with_flag.extend(["--set", "serve.port=1004", "--log-level", "warn"]);
-    let doc = show(
-        &with_flag,
-        &[("HERALD_SERVE_PORT", "1003"), ("HERALD_LOG_LEVEL", "error")],
-    );
+    let doc = show(&with_flag, &[("HERALD_SERVE_PORT", "1003"), ("HERALD_LOG_LEVEL", "error")]);
     assert_eq!(doc["serve"]["port"], 1004, "flags beat env");
     assert_eq!(doc["log"]["level"], "warn");
 
@@ -70,19 +53,11 @@ fn precedence_is_defaults_then_files_then_env_then_flags() {
     let doc = show(&[], &[("HERALD_CONFIG", &joined)]);
     assert_eq!(doc["serve"]["port"], 1002);
 
-    let out = run_admin(
-        &["config", "show", "--origins", "-c", first.to_str().unwrap()],
-        &[("HERALD_LOG_FORMAT", "text")],
-    );
+    let out =
+        run_admin(&["config", "show", "--origins", "-c", first.to_str().unwrap()], &[("HERALD_LOG_FORMAT", "text")]);
     let text = stdout(&out);
-    assert!(
-        text.contains(&format!("serve.port = 1001  (file {})", first.display())),
-        "{text}"
-    );
-    assert!(
-        text.contains("log.format = \"text\"  (env HERALD_LOG_FORMAT)"),
-        "{text}"
-    );
+    assert!(text.contains(&format!("serve.port = 1001  (file {})", first.display())), "{text}");
+    assert!(text.contains("log.format = \"text\"  (env HERALD_LOG_FORMAT)"), "{text}");
     assert!(text.contains("worker.port = 8072  (default)"), "{text}");
 }
 
@@ -91,8 +66,7 @@ fn every_key_is_settable_by_its_env_name() {
     let out = run_admin(&["config", "env"], &[]);
     assert!(out.status.success());
     let listing = stdout(&out);
-    let schema: Value = serde_json::from_slice(&run_admin(&["config", "schema"], &[]).stdout)
-        .expect("schema is JSON");
+    let schema: Value = serde_json::from_slice(&run_admin(&["config", "schema"], &[]).stdout).expect("schema is JSON");
     let mut keys = Vec::new();
     collect_keys(&schema, "", &mut keys);
     assert!(keys.len() >= 10, "{keys:?}");
@@ -106,20 +80,15 @@ fn every_key_is_settable_by_its_env_name() {
             "log.level" => "debug",
             "log.format" => "text",
             "delivery.allowed_cidrs" => "[\"10.0.0.0/8\"]",
+            "secrets.keys" => testkit::TEST_SECRETS_KEYS,
+            "api.max_payload_bytes" => "2048",
             "serve.host" | "worker.host" => "127.0.0.2",
             _ => "7s",
         };
         let out = run_admin(&["config", "show", "--origins"], &[(&env, value)]);
         assert!(out.status.success(), "{env}={value}: {}", stderr(&out));
-        let line = stdout(&out)
-            .lines()
-            .find(|l| l.starts_with(&format!("{key} = ")))
-            .map(str::to_owned);
-        assert!(
-            line.as_deref()
-                .is_some_and(|l| l.ends_with(&format!("(env {env})"))),
-            "{env}: {line:?}"
-        );
+        let line = stdout(&out).lines().find(|l| l.starts_with(&format!("{key} = "))).map(str::to_owned);
+        assert!(line.as_deref().is_some_and(|l| l.ends_with(&format!("(env {env})"))), "{env}: {line:?}");
     }
 }
 
@@ -128,11 +97,7 @@ fn collect_keys(node: &Value, prefix: &str, out: &mut Vec<String>) {
         return;
     };
     for (name, child) in props {
-        let path = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}.{name}")
-        };
+        let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
         if child.get("properties").is_some() {
             collect_keys(child, &path, out);
         } else {
@@ -145,20 +110,12 @@ fn assert_config_error(args: &[&str], env: &[(&str, &str)], expected: &[&str]) {
     let mut all = args.to_vec();
     all.extend(["config", "validate"]);
     let out = run_admin(&all, env);
-    assert_eq!(
-        out.status.code(),
-        Some(78),
-        "expected exit 78 for {args:?} {env:?}; stderr: {}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(78), "expected exit 78 for {args:?} {env:?}; stderr: {}", stderr(&out));
     let err = stderr(&out);
     for piece in expected {
         assert!(err.contains(piece), "stderr lacks {piece:?}:\n{err}");
     }
-    assert!(
-        stdout(&out).is_empty(),
-        "nothing on stdout for an invalid config"
-    );
+    assert!(stdout(&out).is_empty(), "nothing on stdout for an invalid config");
 }
 
 #[test]
@@ -171,69 +128,23 @@ fn each_kind_of_validation_error_exits_78_naming_key_and_source() {
     assert_config_error(
         &["-c", yaml_arg],
         &[],
-        &[
-            "serve.port",
-            "integer",
-            &file_source,
-            "serve.colour",
-            "unknown key",
-        ],
+        &["serve.port", "integer", &file_source, "serve.colour", "unknown key"],
     );
 
-    assert_config_error(
-        &[],
-        &[("HERALD_SERVE_PORT", "99999")],
-        &["serve.port", "99999", "env HERALD_SERVE_PORT"],
-    );
-    assert_config_error(
-        &[],
-        &[("HERALD_LOG_LEVEL", "loud")],
-        &["log.level", "loud", "env HERALD_LOG_LEVEL"],
-    );
-    assert_config_error(
-        &["--set", "log.format=xml"],
-        &[],
-        &["log.format", "flag --set log.format"],
-    );
+    assert_config_error(&[], &[("HERALD_SERVE_PORT", "99999")], &["serve.port", "99999", "env HERALD_SERVE_PORT"]);
+    assert_config_error(&[], &[("HERALD_LOG_LEVEL", "loud")], &["log.level", "loud", "env HERALD_LOG_LEVEL"]);
+    assert_config_error(&["--set", "log.format=xml"], &[], &["log.format", "flag --set log.format"]);
     assert_config_error(&["--set", "no.such=1"], &[], &["no.such", "unknown key"]);
-    assert_config_error(
-        &[],
-        &[("HERALD_DATABSE_URL", "x")],
-        &["HERALD_DATABSE_URL", "unknown variable"],
-    );
-    assert_config_error(
-        &[],
-        &[("DATABASE_URL", "redis://x")],
-        &["database.url", "env DATABASE_URL"],
-    );
-    assert_config_error(
-        &[],
-        &[("HERALD_DELIVERY_ALLOWED_CIDRS", "10.0.0.0/8")],
-        &["delivery.allowed_cidrs", "JSON"],
-    );
-    assert_config_error(
-        &[],
-        &[("HERALD_DELIVERY_ALLOWED_CIDRS", "[\"10.0.0.300/8\"]")],
-        &["CIDR"],
-    );
-    assert_config_error(
-        &[],
-        &[("HERALD_SERVE_SHUTDOWN_TIMEOUT", "soon")],
-        &["serve.shutdown.timeout"],
-    );
+    assert_config_error(&[], &[("HERALD_DATABSE_URL", "x")], &["HERALD_DATABSE_URL", "unknown variable"]);
+    assert_config_error(&[], &[("DATABASE_URL", "redis://x")], &["database.url", "env DATABASE_URL"]);
+    assert_config_error(&[], &[("HERALD_DELIVERY_ALLOWED_CIDRS", "10.0.0.0/8")], &["delivery.allowed_cidrs", "JSON"]);
+    assert_config_error(&[], &[("HERALD_DELIVERY_ALLOWED_CIDRS", "[\"10.0.0.300/8\"]")], &["CIDR"]);
+    assert_config_error(&[], &[("HERALD_SERVE_SHUTDOWN_TIMEOUT", "soon")], &["serve.shutdown.timeout"]);
 
     let broken = dir.join("broken.json");
     std::fs::write(&broken, "{\"serve\": ").unwrap();
-    assert_config_error(
-        &["-c", broken.to_str().unwrap()],
-        &[],
-        &["cannot parse", "broken.json"],
-    );
-    assert_config_error(
-        &["-c", "/nonexistent/herald.yaml"],
-        &[],
-        &["cannot read", "/nonexistent/herald.yaml"],
-    );
+    assert_config_error(&["-c", broken.to_str().unwrap()], &[], &["cannot parse", "broken.json"]);
+    assert_config_error(&["-c", "/nonexistent/herald.yaml"], &[], &["cannot read", "/nonexistent/herald.yaml"]);
     let odd = dir.join("config.ini");
     std::fs::write(&odd, "x=1").unwrap();
     assert_config_error(&["-c", odd.to_str().unwrap()], &[], &["unknown file type"]);
@@ -274,10 +185,7 @@ fn secrets_come_from_files_and_are_redacted() {
         assert!(db_file.exists(), "{var} did not reach the database url");
     }
 
-    let out = run_admin(
-        &["config", "show"],
-        &[("HERALD_DATABASE_URL_FILE", secret_arg)],
-    );
+    let out = run_admin(&["config", "show"], &[("HERALD_DATABASE_URL_FILE", secret_arg)]);
     let shown = stdout(&out);
     assert!(!shown.contains("from-secret.db"), "secret leaked: {shown}");
     assert!(shown.contains("<redacted>"));
@@ -289,27 +197,17 @@ fn secrets_come_from_files_and_are_redacted() {
     );
     assert_config_error(
         &[],
-        &[
-            ("HERALD_DATABASE_URL_FILE", secret_arg),
-            ("HERALD_DATABASE_URL", "sqlite://x.db"),
-        ],
+        &[("HERALD_DATABASE_URL_FILE", secret_arg), ("HERALD_DATABASE_URL", "sqlite://x.db")],
         &["both"],
     );
-    assert_config_error(
-        &[],
-        &[("HERALD_LOG_LEVEL_FILE", secret_arg)],
-        &["not a secret key"],
-    );
+    assert_config_error(&[], &[("HERALD_LOG_LEVEL_FILE", secret_arg)], &["not a secret key"]);
 }
 
 #[test]
 fn schema_is_draft_2020_12_and_documents_every_key() {
     let out = run_admin(&["config", "schema"], &[]);
     let schema: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert_eq!(
-        schema["$schema"],
-        "https://json-schema.org/draft/2020-12/schema"
-    );
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
     let markdown = stdout(&run_admin(&["config", "env", "--format", "markdown"], &[]));
     assert!(markdown.starts_with("| env var | key | type | default | description |"));
 }
@@ -317,8 +215,7 @@ fn schema_is_draft_2020_12_and_documents_every_key() {
 #[test]
 fn readme_config_reference_matches_the_schema() {
     let markdown = stdout(&run_admin(&["config", "env", "--format", "markdown"], &[]));
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README.md");
     assert!(
         readme.contains(&markdown),
         "README's config reference is stale: paste the output of `herald-admin config env --format markdown`"

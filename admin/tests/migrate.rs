@@ -22,24 +22,12 @@ async fn up_down_and_status_on_every_backend() {
         let name = backend.name();
 
         let out = run_admin(&["migrate", "status"], &env);
-        assert_eq!(
-            out.status.code(),
-            Some(1),
-            "{name}: pending migrations make status fail"
-        );
-        assert!(
-            lines_starting(&out, "pending ") >= 1,
-            "{name}: {}",
-            text(&out)
-        );
+        assert_eq!(out.status.code(), Some(1), "{name}: pending migrations make status fail");
+        assert!(lines_starting(&out, "pending ") >= 1, "{name}: {}", text(&out));
         assert_eq!(lines_starting(&out, "applied "), 0);
 
         let out = run_admin(&["migrate", "up"], &env);
-        assert!(
-            out.status.success(),
-            "{name}: up failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{name}: up failed: {}", String::from_utf8_lossy(&out.stderr));
         let applied = lines_starting(&out, "applied ");
         assert!(applied >= 1, "{name}");
 
@@ -53,31 +41,15 @@ async fn up_down_and_status_on_every_backend() {
         assert_eq!(lines_starting(&out, "applied "), 0);
 
         let out = run_admin(&["migrate", "down", "--steps", "99"], &env);
-        assert!(
-            out.status.success(),
-            "{name}: down failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            lines_starting(&out, "reverted "),
-            applied,
-            "{name}: down stops at the first migration"
-        );
+        assert!(out.status.success(), "{name}: down failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(lines_starting(&out, "reverted "), applied, "{name}: down stops at the first migration");
 
         let out = run_admin(&["migrate", "status"], &env);
-        assert_eq!(
-            lines_starting(&out, "pending "),
-            applied,
-            "{name}: everything pending again"
-        );
+        assert_eq!(lines_starting(&out, "pending "), applied, "{name}: everything pending again");
 
         // Down left a database that migrates cleanly again: the down scripts undo everything.
         let out = run_admin(&["migrate", "up"], &env);
-        assert!(
-            out.status.success(),
-            "{name}: up after down: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{name}: up after down: {}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(lines_starting(&out, "applied "), applied);
     }
 }
@@ -92,22 +64,12 @@ async fn two_concurrent_ups_take_turns_and_both_succeed() {
         let runs: Vec<_> = (0..2)
             .map(|_| {
                 let url = url.clone();
-                std::thread::spawn(move || {
-                    run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &url)])
-                })
+                std::thread::spawn(move || run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &url)]))
             })
             .collect();
-        let outputs: Vec<Output> = runs
-            .into_iter()
-            .map(|t| t.join().expect("thread"))
-            .collect();
+        let outputs: Vec<Output> = runs.into_iter().map(|t| t.join().expect("thread")).collect();
         for out in &outputs {
-            assert!(
-                out.status.success(),
-                "{}: {}",
-                backend.name(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.status.success(), "{}: {}", backend.name(), String::from_utf8_lossy(&out.stderr));
         }
         let total: usize = outputs.iter().map(|o| lines_starting(o, "applied ")).sum();
         let status = run_admin(&["migrate", "status"], &[("HERALD_DATABASE_URL", &url)]);
@@ -133,31 +95,20 @@ async fn status_wait_blocks_until_migrated_and_times_out_otherwise() {
 
     let mut waiter = Running::start("herald-admin", &["migrate", "status", "--wait"], &env);
     tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(
-        waiter.wait_exit(Duration::ZERO).await.is_none(),
-        "still waiting while migrations are pending"
-    );
+    assert!(waiter.wait_exit(Duration::ZERO).await.is_none(), "still waiting while migrations are pending");
     assert!(run_admin(&["migrate", "up"], &env).status.success());
-    let status = waiter
-        .wait_exit(Duration::from_secs(20))
-        .await
-        .expect("waiter returns once migrated");
+    let status = waiter.wait_exit(Duration::from_secs(20)).await.expect("waiter returns once migrated");
     assert!(status.success());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn unreachable_database_fails_clearly() {
-    let env = [
-        ("HERALD_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"),
-        ("HERALD_DATABASE_POOL_CONNECT_TIMEOUT", "2s"),
-    ];
+    let env =
+        [("HERALD_DATABASE_URL", "postgres://nobody@127.0.0.1:1/none"), ("HERALD_DATABASE_POOL_CONNECT_TIMEOUT", "2s")];
     let out = run_admin(&["migrate", "up"], &env);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("migration failed") && err.contains("database"),
-        "{err}"
-    );
+    assert!(err.contains("migration failed") && err.contains("database"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

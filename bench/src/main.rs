@@ -37,9 +37,7 @@ fn main() -> Result<()> {
 }
 
 fn free_port() -> Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
 /// One GET over a fresh connection; the status code, or None while the port is closed.
@@ -67,6 +65,7 @@ fn spawn(binary: &Path, port_var: &str, port: u16, db_url: &str) -> Result<Spawn
         .env("HERALD_DATABASE_URL", db_url)
         .env(port_var, port.to_string())
         .env("HERALD_LOG_LEVEL", "warn")
+        .env("HERALD_SECRETS_KEYS", r#"["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="]"#)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -100,15 +99,8 @@ fn idle_rss_kib(binary: &Path, port_var: &str, db_url: &str) -> Result<u64> {
     }
     std::thread::sleep(Duration::from_secs(2));
     let status = std::fs::read_to_string(format!("/proc/{}/status", process.0.id()))?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .context("no VmRSS")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("VmRSS value")?
-        .parse()?)
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("no VmRSS")?;
+    Ok(line.split_whitespace().nth(1).context("VmRSS value")?.parse()?)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -123,10 +115,7 @@ fn ms(d: Duration) -> String {
 fn startup(bin_dir: Option<PathBuf>, runs: usize) -> Result<()> {
     let dir = match bin_dir {
         Some(dir) => dir,
-        None => std::env::current_exe()?
-            .parent()
-            .context("binary dir")?
-            .to_owned(),
+        None => std::env::current_exe()?.parent().context("binary dir")?.to_owned(),
     };
     let work = std::env::temp_dir().join(format!("herald-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
@@ -138,22 +127,14 @@ fn startup(bin_dir: Option<PathBuf>, runs: usize) -> Result<()> {
         .output()
         .context("run herald-admin")?;
     if !migrated.status.success() {
-        bail!(
-            "migrate failed: {}",
-            String::from_utf8_lossy(&migrated.stderr)
-        );
+        bail!("migrate failed: {}", String::from_utf8_lossy(&migrated.stderr));
     }
 
     println!("| process | start → first 200 (median) | p90 | min | idle RSS | binary size |");
     println!("|---|---|---|---|---|---|");
-    for (name, port_var) in [
-        ("herald-web", "HERALD_SERVE_PORT"),
-        ("herald-worker", "HERALD_WORKER_PORT"),
-    ] {
+    for (name, port_var) in [("herald-web", "HERALD_SERVE_PORT"), ("herald-worker", "HERALD_WORKER_PORT")] {
         let binary = dir.join(name);
-        let mut times = (0..runs)
-            .map(|_| time_to_alive(&binary, port_var, &db_url))
-            .collect::<Result<Vec<_>>>()?;
+        let mut times = (0..runs).map(|_| time_to_alive(&binary, port_var, &db_url)).collect::<Result<Vec<_>>>()?;
         times.sort();
         let rss = idle_rss_kib(&binary, port_var, &db_url)?;
         let size = std::fs::metadata(&binary)?.len();
@@ -167,10 +148,7 @@ fn startup(bin_dir: Option<PathBuf>, runs: usize) -> Result<()> {
         );
     }
     let admin = std::fs::metadata(dir.join("herald-admin"))?.len();
-    println!(
-        "| herald-admin | – | – | – | – | {:.1} MB |",
-        admin as f64 / 1_000_000.0
-    );
+    println!("| herald-admin | – | – | – | – | {:.1} MB |", admin as f64 / 1_000_000.0);
     let _ = std::fs::remove_dir_all(&work);
     Ok(())
 }

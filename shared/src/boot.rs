@@ -33,10 +33,5 @@ pub fn boot(process: Process, sources: ConfigSources, output: Output) -> Booted 
     let loaded = load_or_exit(process, &sources);
     let config = ConfigHandle::new(loaded);
     let (log, log_guard) = logging::init(process, config.clone(), output);
-    Booted {
-        config,
-        sources,
-        log,
-        log_guard,
-    }
+    Booted { config, sources, log, log_guard }
 }

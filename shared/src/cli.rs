@@ -49,21 +49,13 @@ impl ListenArgs {
             Process::Worker => ("worker.host", "worker.port"),
             _ => ("serve.host", "serve.port"),
         };
-        config.sources(
-            process,
-            vec![
-                (host_key, self.host.clone(), "--host"),
-                (port_key, self.port.clone(), "--port"),
-            ],
-        )
+        config.sources(process, vec![(host_key, self.host.clone(), "--host"), (port_key, self.port.clone(), "--port")])
     }
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
-        Some((key, value)) if !key.trim().is_empty() => {
-            Ok((key.trim().to_owned(), value.to_owned()))
-        }
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
         _ => Err(format!("expected KEY=VALUE, got {text:?}")),
     }
 }
@@ -71,17 +63,11 @@ fn parse_key_value(text: &str) -> Result<(String, String), String> {
 impl ConfigArgs {
     /// The config sources these flags describe, plus `extra` flags a binary defines itself
     /// (key, value, flag name).
-    pub fn sources(
-        &self,
-        process: Process,
-        extra: Vec<(&str, Option<String>, &str)>,
-    ) -> ConfigSources {
+    pub fn sources(&self, process: Process, extra: Vec<(&str, Option<String>, &str)>) -> ConfigSources {
         let mut sources = ConfigSources::new(process);
         sources.files = self.config.clone();
         for (key, value) in &self.set {
-            sources
-                .flags
-                .push((key.clone(), value.clone(), format!("--set {key}")));
+            sources.flags.push((key.clone(), value.clone(), format!("--set {key}")));
         }
         let named = [
             ("database.url", self.database_url.clone(), "--database-url"),
@@ -103,10 +89,7 @@ mod tests {
 
     #[test]
     fn key_values_need_an_equals_sign() {
-        assert_eq!(
-            parse_key_value("log.level=debug"),
-            Ok(("log.level".into(), "debug".into()))
-        );
+        assert_eq!(parse_key_value("log.level=debug"), Ok(("log.level".into(), "debug".into())));
         assert_eq!(parse_key_value("a=b=c"), Ok(("a".into(), "b=c".into())));
         assert!(parse_key_value("log.level").is_err());
         assert!(parse_key_value("=x").is_err());

@@ -30,10 +30,7 @@ impl StopSignal {
 
 /// Listens for SIGTERM and SIGINT. The first starts a graceful stop (and marks `readiness`
 /// draining); the second ends the process immediately.
-pub fn install_stop_handlers(
-    log: Logger,
-    readiness: Arc<Readiness>,
-) -> std::io::Result<StopSignal> {
+pub fn install_stop_handlers(log: Logger, readiness: Arc<Readiness>) -> std::io::Result<StopSignal> {
     let (tx, rx) = watch::channel(false);
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -71,10 +68,7 @@ pub struct Readiness {
 impl Readiness {
     /// Readiness for a process that does (or does not) use a broker.
     pub fn new(broker_configured: bool) -> Self {
-        Readiness {
-            broker_configured,
-            ..Default::default()
-        }
+        Readiness { broker_configured, ..Default::default() }
     }
 
     /// Marks the process as stopping: readiness reports 503 from now on.

@@ -93,9 +93,7 @@ pub struct LogGuard {
 pub fn init(process: Process, config: ConfigHandle, output: Output) -> (Logger, LogGuard) {
     let drain = LiveDrain {
         json: Mutex::new(slog_json::Json::new(output).add_default_keys().build()),
-        text: Mutex::new(
-            slog_term::FullFormat::new(slog_term::PlainSyncDecorator::new(output)).build(),
-        ),
+        text: Mutex::new(slog_term::FullFormat::new(slog_term::PlainSyncDecorator::new(output)).build()),
         config: config.clone(),
     };
     let log = Logger::root(

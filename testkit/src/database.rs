@@ -34,24 +34,12 @@ async fn admin_execute(backend: Backend, sql: &str) -> Result<(), String> {
     let base = server_url(backend);
     match backend {
         Backend::Postgres => {
-            let mut c = AsyncPgConnection::establish(&format!("{base}/postgres"))
-                .await
-                .map_err(|e| e.to_string())?;
-            diesel::sql_query(sql)
-                .execute(&mut c)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
+            let mut c = AsyncPgConnection::establish(&format!("{base}/postgres")).await.map_err(|e| e.to_string())?;
+            diesel::sql_query(sql).execute(&mut c).await.map(drop).map_err(|e| e.to_string())
         }
         Backend::Mysql => {
-            let mut c = AsyncMysqlConnection::establish(&format!("{base}/"))
-                .await
-                .map_err(|e| e.to_string())?;
-            diesel::sql_query(sql)
-                .execute(&mut c)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
+            let mut c = AsyncMysqlConnection::establish(&format!("{base}/")).await.map_err(|e| e.to_string())?;
+            diesel::sql_query(sql).execute(&mut c).await.map(drop).map_err(|e| e.to_string())
         }
         Backend::Sqlite => Ok(()),
     }
@@ -65,28 +53,15 @@ impl TestDb {
         if backend == Backend::Sqlite {
             let file = crate::temp_dir("sqlite").join("herald.db");
             let url = format!("sqlite://{}", file.display());
-            return Some(TestDb {
-                backend,
-                url,
-                name,
-                file: Some(file),
-            });
+            return Some(TestDb { backend, url, name, file: Some(file) });
         }
         match admin_execute(backend, &format!("CREATE DATABASE {name}")).await {
             Ok(()) => {
                 let url = format!("{}/{name}", server_url(backend));
-                Some(TestDb {
-                    backend,
-                    url,
-                    name,
-                    file: None,
-                })
+                Some(TestDb { backend, url, name, file: None })
             }
             Err(e) if !crate::in_ci() => {
-                eprintln!(
-                    "SKIP {}: server unreachable ({e}); CI=true makes this a failure",
-                    backend.name()
-                );
+                eprintln!("SKIP {}: server unreachable ({e}); CI=true makes this a failure", backend.name());
                 None
             }
             Err(e) => panic!("{} is required in CI but unreachable: {e}", backend.name()),
@@ -103,15 +78,9 @@ impl Drop for TestDb {
             return;
         }
         // Drop runs outside any async context we can rely on, so use a small runtime of its own.
-        let (backend, sql) = (
-            self.backend,
-            format!("DROP DATABASE IF EXISTS {}", self.name),
-        );
+        let (backend, sql) = (self.backend, format!("DROP DATABASE IF EXISTS {}", self.name));
         let _ = std::thread::spawn(move || {
-            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
                 let _ = rt.block_on(admin_execute(backend, &sql));
             }
         })

@@ -6,16 +6,13 @@ mod process;
 
 pub use database::{TestDb, backends};
 pub use herald::db::Backend;
-pub use process::{Running, bin, get_json, poll_status, run_admin};
+pub use process::{Running, TEST_SECRETS_KEYS, bin, get_json, poll_status, run_admin};
 
 use std::path::PathBuf;
 
 /// A fresh, empty directory under the system temp dir, for config files and SQLite databases.
 pub fn temp_dir(label: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "herald-test-{label}-{:016x}",
-        rand::random::<u64>()
-    ));
+    let dir = std::env::temp_dir().join(format!("herald-test-{label}-{:016x}", rand::random::<u64>()));
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
 }
@@ -33,8 +30,5 @@ pub fn free_port() -> u16 {
 
 /// The workspace root (where the Procfile and README live).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_owned()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned()
 }

@@ -12,19 +12,20 @@ use std::time::{Duration, Instant};
 pub fn bin(name: &str) -> PathBuf {
     // Tests run from target/<profile>/deps/; the binaries sit one level up.
     let exe = std::env::current_exe().expect("test executable path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target profile dir");
+    let dir = exe.parent().and_then(|deps| deps.parent()).expect("target profile dir");
     dir.join(name)
 }
+
+/// The encryption key tests give every process unless they set `HERALD_SECRETS_KEYS*` themselves.
+pub const TEST_SECRETS_KEYS: &str = r#"["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="]"#;
 
 fn command(name: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(bin(name));
     // A clean environment: only what the test says, so the developer's shell cannot leak in.
-    cmd.env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .args(args);
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default()).args(args);
+    if !env.iter().any(|(k, _)| k.starts_with("HERALD_SECRETS_KEYS")) {
+        cmd.env("HERALD_SECRETS_KEYS", TEST_SECRETS_KEYS);
+    }
     for (key, value) in env {
         cmd.env(key, value);
     }
@@ -33,10 +34,7 @@ fn command(name: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
 
 /// Runs `herald-admin` to completion.
 pub fn run_admin(args: &[&str], env: &[(&str, &str)]) -> Output {
-    command("herald-admin", args, env)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run herald-admin")
+    command("herald-admin", args, env).stdin(Stdio::null()).output().expect("run herald-admin")
 }
 
 /// A running Herald process.
@@ -47,9 +45,7 @@ pub struct Running {
     readers: Vec<std::thread::JoinHandle<()>>,
 }
 
-fn collect(
-    stream: impl Read + Send + 'static,
-) -> (Arc<Mutex<Vec<String>>>, std::thread::JoinHandle<()>) {
+fn collect(stream: impl Read + Send + 'static) -> (Arc<Mutex<Vec<String>>>, std::thread::JoinHandle<()>) {
     let lines = Arc::new(Mutex::new(Vec::new()));
     let sink = lines.clone();
     let reader = std::thread::spawn(move || {
@@ -67,11 +63,7 @@ impl Running {
     }
 
     /// Starts any program (e.g. honcho) with a clean environment plus `env`.
-    pub fn start_program(
-        program: &std::path::Path,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Running {
+    pub fn start_program(program: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut cmd = Command::new(program);
         cmd.env_clear().args(args);
         for (key, value) in env {
@@ -90,12 +82,7 @@ impl Running {
             .unwrap_or_else(|e| panic!("start {name}: {e}"));
         let (stdout, out_reader) = collect(child.stdout.take().expect("piped stdout"));
         let (stderr, err_reader) = collect(child.stderr.take().expect("piped stderr"));
-        Running {
-            child,
-            stdout,
-            stderr,
-            readers: vec![out_reader, err_reader],
-        }
+        Running { child, stdout, stderr, readers: vec![out_reader, err_reader] }
     }
 
     /// The process id.
@@ -115,10 +102,7 @@ impl Running {
 
     /// Stdout lines that are JSON log records.
     pub fn records(&self) -> Vec<Value> {
-        self.lines()
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        self.lines().iter().filter_map(|l| serde_json::from_str(l).ok()).collect()
     }
 
     /// Waits for a JSON log record matching `pred`, counting only records after the first
@@ -131,12 +115,8 @@ impl Running {
     ) -> Option<Value> {
         let deadline = Instant::now() + timeout;
         loop {
-            let found = self
-                .lines()
-                .iter()
-                .skip(skip)
-                .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-                .find(|r| pred(r));
+            let found =
+                self.lines().iter().skip(skip).filter_map(|l| serde_json::from_str::<Value>(l).ok()).find(|r| pred(r));
             if found.is_some() {
                 return found;
             }
@@ -149,36 +129,22 @@ impl Running {
 
     /// Waits for a record whose `msg` is `msg`.
     pub async fn wait_for_msg(&self, skip: usize, msg: &str, timeout: Duration) -> Option<Value> {
-        self.wait_for_record(skip, timeout, |r| r["msg"] == msg)
-            .await
+        self.wait_for_record(skip, timeout, |r| r["msg"] == msg).await
     }
 
     /// The address the process listens on, from its "listening" log record (tests use port 0).
     pub async fn address(&self) -> String {
-        let record = self
-            .wait_for_msg(0, "listening", Duration::from_secs(20))
-            .await
-            .unwrap_or_else(|| {
-                panic!(
-                    "no 'listening' record; stdout: {:?}\nstderr: {:?}",
-                    self.lines(),
-                    self.stderr_lines()
-                )
-            });
-        let address = record["address"]
-            .as_str()
-            .expect("address field")
-            .to_owned();
+        let record = self.wait_for_msg(0, "listening", Duration::from_secs(20)).await.unwrap_or_else(|| {
+            panic!("no 'listening' record; stdout: {:?}\nstderr: {:?}", self.lines(), self.stderr_lines())
+        });
+        let address = record["address"].as_str().expect("address field").to_owned();
         let port = address.rsplit(':').next().expect("port");
         format!("127.0.0.1:{port}")
     }
 
     /// Sends a real signal (`TERM`, `INT`, `HUP`, `KILL`, …) with `kill`.
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args(["-s", name, &self.pid().to_string()])
-            .status()
-            .expect("run kill");
+        let status = Command::new("kill").args(["-s", name, &self.pid().to_string()]).status().expect("run kill");
         assert!(status.success(), "kill -s {name} failed");
     }
 
@@ -218,12 +184,7 @@ pub async fn get_json(address: &str, path: &str) -> reqwest::Result<(u16, Value)
 }
 
 /// Polls `path` until it answers `status`, for up to `timeout`; returns the last answer.
-pub async fn poll_status(
-    address: &str,
-    path: &str,
-    status: u16,
-    timeout: Duration,
-) -> Option<(u16, Value)> {
+pub async fn poll_status(address: &str, path: &str, status: u16, timeout: Duration) -> Option<(u16, Value)> {
     let deadline = Instant::now() + timeout;
     let mut last = None;
     while Instant::now() < deadline {

@@ -22,17 +22,9 @@ fn config_text(port: u16, level: &str) -> String {
 
 async fn request_logged(web: &Running, address: &str, id: &str, timeout: Duration) -> bool {
     let client = reqwest::Client::new();
-    let sent = client
-        .get(format!("http://{address}/health/alive"))
-        .header("X-Request-Id", id)
-        .send()
-        .await;
+    let sent = client.get(format!("http://{address}/health/alive")).header("X-Request-Id", id).send().await;
     assert_eq!(sent.expect("request").status(), 200);
-    web.wait_for_record(0, timeout, |r| {
-        r["msg"] == "request" && r["request_id"] == id
-    })
-    .await
-    .is_some()
+    web.wait_for_record(0, timeout, |r| r["msg"] == "request" && r["request_id"] == id).await.is_some()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -44,92 +36,50 @@ async fn file_changes_apply_live_invalid_ones_are_refused_restart_keys_wait() {
     let file = dir.join("herald.yaml");
     let port = free_port();
     save(&file, &config_text(port, "warn"));
-    let mut web = Running::start(
-        "herald-web",
-        &["-c", file.to_str().unwrap()],
-        &[("HERALD_DATABASE_URL", &db.url)],
-    );
+    let mut web = Running::start("herald-web", &["-c", file.to_str().unwrap()], &[("HERALD_DATABASE_URL", &db.url)]);
     let address = format!("127.0.0.1:{port}");
     let deadline = std::time::Instant::now() + LONG;
     while get_json(&address, "/health/alive").await.is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "web never listened: {:?}",
-            web.stderr_lines()
-        );
+        assert!(std::time::Instant::now() < deadline, "web never listened: {:?}", web.stderr_lines());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(
-        !request_logged(&web, &address, "at-warn", QUIET).await,
-        "info lines are hidden at warn"
-    );
+    assert!(!request_logged(&web, &address, "at-warn", QUIET).await, "info lines are hidden at warn");
 
     // A valid change: the level applies without a restart.
     save(&file, &config_text(port, "info"));
     let changed = web
-        .wait_for_record(0, LONG, |r| {
-            r["msg"] == "config key changed" && r["key"] == "log.level"
-        })
+        .wait_for_record(0, LONG, |r| r["msg"] == "config key changed" && r["key"] == "log.level")
         .await
         .expect("change logged");
     assert_eq!(changed["old"], "\"warn\"");
     assert_eq!(changed["new"], "\"info\"");
-    assert!(
-        request_logged(&web, &address, "at-info", LONG).await,
-        "info lines appear after the reload"
-    );
+    assert!(request_logged(&web, &address, "at-info", LONG).await, "info lines appear after the reload");
 
     // An invalid change: refused, the running config stays.
     save(&file, &config_text(port, "loud"));
     let refused = web
-        .wait_for_record(0, LONG, |r| {
-            r["msg"] == "config reload rejected, keeping the running config"
-        })
+        .wait_for_record(0, LONG, |r| r["msg"] == "config reload rejected, keeping the running config")
         .await
         .expect("rejection logged");
     assert_eq!(refused["key"], "log.level");
-    assert!(
-        refused["source"]
-            .as_str()
-            .is_some_and(|s| s.contains("herald.yaml")),
-        "{refused}"
-    );
-    assert!(
-        request_logged(&web, &address, "still-info", LONG).await,
-        "old config still in force"
-    );
+    assert!(refused["source"].as_str().is_some_and(|s| s.contains("herald.yaml")), "{refused}");
+    assert!(request_logged(&web, &address, "still-info", LONG).await, "old config still in force");
 
     // A restart-only key: reported as pending, the server stays on its port.
     let other_port = free_port();
     save(&file, &config_text(other_port, "info"));
     let pending = web
-        .wait_for_record(0, LONG, |r| {
-            r["msg"] == "config key changed, pending restart"
-        })
+        .wait_for_record(0, LONG, |r| r["msg"] == "config key changed, pending restart")
         .await
         .expect("pending restart logged");
     assert_eq!(pending["key"], "serve.port");
-    assert_eq!(
-        get_json(&address, "/health/alive")
-            .await
-            .expect("old port still serves")
-            .0,
-        200
-    );
-    assert!(
-        get_json(&format!("127.0.0.1:{other_port}"), "/health/alive")
-            .await
-            .is_err()
-    );
+    assert_eq!(get_json(&address, "/health/alive").await.expect("old port still serves").0, 200);
+    assert!(get_json(&format!("127.0.0.1:{other_port}"), "/health/alive").await.is_err());
 
     // SIGHUP re-reads even without a file event.
     let seen = web.lines().len();
     web.signal("HUP");
-    assert!(
-        web.wait_for_msg(seen, "SIGHUP received, reloading config", LONG)
-            .await
-            .is_some()
-    );
+    assert!(web.wait_for_msg(seen, "SIGHUP received, reloading config", LONG).await.is_some());
 
     web.signal("TERM");
     assert_eq!(web.wait_exit(LONG).await.and_then(|s| s.code()), Some(0));
@@ -153,11 +103,7 @@ async fn kubernetes_configmap_symlink_swaps_are_seen() {
     std::os::unix::fs::symlink("..data/config.yaml", mount.join("config.yaml")).expect("file link");
 
     let config = mount.join("config.yaml");
-    let mut web = Running::start(
-        "herald-web",
-        &["-c", config.to_str().unwrap()],
-        &[("HERALD_DATABASE_URL", &db.url)],
-    );
+    let mut web = Running::start("herald-web", &["-c", config.to_str().unwrap()], &[("HERALD_DATABASE_URL", &db.url)]);
     assert!(web.wait_for_msg(0, "listening", LONG).await.is_some());
 
     // The kubelet's atomic swap: a new version dir, a new link, renamed over ..data.
@@ -165,9 +111,7 @@ async fn kubernetes_configmap_symlink_swaps_are_seen() {
     std::os::unix::fs::symlink("..v2", mount.join("..data_tmp")).expect("tmp link");
     std::fs::rename(mount.join("..data_tmp"), mount.join("..data")).expect("swap");
     let changed = web
-        .wait_for_record(0, LONG, |r| {
-            r["msg"] == "config key changed" && r["key"] == "log.level"
-        })
+        .wait_for_record(0, LONG, |r| r["msg"] == "config key changed" && r["key"] == "log.level")
         .await
         .expect("the swap is seen");
     assert_eq!(changed["new"], "\"debug\"");

@@ -21,11 +21,7 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let booted = herald::boot::boot(
-        Process::Worker,
-        cli.listen.sources(Process::Worker, &cli.config),
-        Output::Stdout,
-    );
+    let booted = herald::boot::boot(Process::Worker, cli.listen.sources(Process::Worker, &cli.config), Output::Stdout);
     // One HTTP thread is plenty for health probes; delivery gets the rest of the machine.
     let plan = HttpPlan {
         address: |c: &Config| (c.worker.host.clone(), c.worker.port),

@@ -8,18 +8,13 @@ const LONG: Duration = Duration::from_secs(20);
 
 async fn migrated_sqlite() -> Option<TestDb> {
     let db = TestDb::create(Backend::Sqlite).await?;
-    assert!(
-        run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &db.url)])
-            .status
-            .success()
-    );
+    assert!(run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &db.url)]).status.success());
     Some(db)
 }
 
 /// The RabbitMQ that tests use; CI requires it.
 fn amqp_url() -> String {
-    std::env::var("TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
+    std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -31,29 +26,14 @@ async fn worker_serves_health_on_port_and_stops_cleanly() {
     let mut worker = Running::start(
         "herald-worker",
         &[],
-        &[
-            ("DATABASE_URL", db.url.as_str()),
-            ("PORT", port.as_str()),
-            ("HERALD_WORKER_HOST", "127.0.0.1"),
-        ],
+        &[("DATABASE_URL", db.url.as_str()), ("PORT", port.as_str()), ("HERALD_WORKER_HOST", "127.0.0.1")],
     );
     let address = worker.address().await;
-    assert!(
-        address.ends_with(&format!(":{port}")),
-        "PORT sets worker.port: {address}"
-    );
-    assert_eq!(
-        get_json(&address, "/health/alive").await.expect("alive").0,
-        200
-    );
-    let (status, body) = poll_status(&address, "/health/ready", 200, LONG)
-        .await
-        .expect("ready");
+    assert!(address.ends_with(&format!(":{port}")), "PORT sets worker.port: {address}");
+    assert_eq!(get_json(&address, "/health/alive").await.expect("alive").0, 200);
+    let (status, body) = poll_status(&address, "/health/ready", 200, LONG).await.expect("ready");
     assert_eq!(status, 200, "{body}");
-    assert!(
-        body["checks"].get("broker").is_none(),
-        "no broker configured: {body}"
-    );
+    assert!(body["checks"].get("broker").is_none(), "no broker configured: {body}");
     let record = worker.records().into_iter().next().expect("a record");
     assert_eq!(record["process"], "worker");
 
@@ -67,29 +47,20 @@ async fn readiness_includes_the_broker_when_one_is_configured() {
         return;
     };
     let url = amqp_url();
-    let reachable = std::net::TcpStream::connect("127.0.0.1:5672").is_ok()
-        || std::env::var("TEST_AMQP_URL").is_ok();
+    let reachable = std::net::TcpStream::connect("127.0.0.1:5672").is_ok() || std::env::var("TEST_AMQP_URL").is_ok();
     if !reachable && !testkit::in_ci() {
         eprintln!("SKIP: RabbitMQ unreachable; CI=true makes this a failure");
         return;
     }
-    let env = [
-        ("HERALD_DATABASE_URL", db.url.as_str()),
-        ("HERALD_WORKER_HOST", "127.0.0.1"),
-        ("HERALD_WORKER_PORT", "0"),
-    ];
+    let env =
+        [("HERALD_DATABASE_URL", db.url.as_str()), ("HERALD_WORKER_HOST", "127.0.0.1"), ("HERALD_WORKER_PORT", "0")];
 
     let mut up = env.to_vec();
     up.push(("AMQP_URL", url.as_str()));
     let mut worker = Running::start("herald-worker", &[], &up);
     let address = worker.address().await;
-    let (status, body) = poll_status(&address, "/health/ready", 200, LONG)
-        .await
-        .expect("ready");
-    assert_eq!(
-        status, 200,
-        "RabbitMQ must be reachable for this test: {body}"
-    );
+    let (status, body) = poll_status(&address, "/health/ready", 200, LONG).await.expect("ready");
+    assert_eq!(status, 200, "RabbitMQ must be reachable for this test: {body}");
     assert_eq!(body["checks"]["broker"]["ok"], true);
     worker.signal("TERM");
     assert_eq!(worker.wait_exit(LONG).await.and_then(|s| s.code()), Some(0));
@@ -100,21 +71,11 @@ async fn readiness_includes_the_broker_when_one_is_configured() {
     down.push(("HERALD_QUEUE_URL", "amqp://guest:hunter2@127.0.0.1:1/%2f"));
     let mut worker = Running::start("herald-worker", &[], &down);
     let address = worker.address().await;
-    assert!(
-        worker
-            .wait_for_msg(0, "broker unreachable, retrying", LONG)
-            .await
-            .is_some()
-    );
-    let (status, body) = get_json(&address, "/health/ready")
-        .await
-        .expect("ready answers");
+    assert!(worker.wait_for_msg(0, "broker unreachable, retrying", LONG).await.is_some());
+    let (status, body) = get_json(&address, "/health/ready").await.expect("ready answers");
     assert_eq!(status, 503);
     assert_eq!(body["checks"]["broker"]["ok"], false, "{body}");
-    assert!(
-        !worker.lines().join("\n").contains("hunter2"),
-        "password leaked into logs"
-    );
+    assert!(!worker.lines().join("\n").contains("hunter2"), "password leaked into logs");
     worker.signal("TERM");
     assert_eq!(worker.wait_exit(LONG).await.and_then(|s| s.code()), Some(0));
 }

@@ -47,20 +47,11 @@ pub fn run(cmd: ConfigCommand, args: &ConfigArgs) -> ExitCode {
             let shown = redacted(&loaded.document);
             if origins {
                 for leaf in &schema().leaves {
-                    let value = get_path(&shown, &leaf.path)
-                        .map(|v| v.to_string())
-                        .unwrap_or_default();
-                    println!(
-                        "{} = {value}  ({})",
-                        leaf.path,
-                        loaded.origins.of(&leaf.path)
-                    );
+                    let value = get_path(&shown, &leaf.path).map(|v| v.to_string()).unwrap_or_default();
+                    println!("{} = {value}  ({})", leaf.path, loaded.origins.of(&leaf.path));
                 }
             } else {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&shown).unwrap_or_default()
-                );
+                println!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
             }
         }
     }
@@ -88,42 +79,26 @@ fn env_table(format: EnvFormat) -> String {
             if leaf.restart {
                 about.push_str(" Needs a restart.");
             }
-            [
-                env,
-                leaf.path.clone(),
-                kind,
-                leaf.default.to_string(),
-                about,
-            ]
+            [env, leaf.path.clone(), kind, leaf.default.to_string(), about]
         })
         .collect();
     let mut out = String::new();
     match format {
         EnvFormat::Markdown => {
-            out.push_str(
-                "| env var | key | type | default | description |\n|---|---|---|---|---|\n",
-            );
+            out.push_str("| env var | key | type | default | description |\n|---|---|---|---|---|\n");
             for [env, key, kind, default, about] in rows {
-                out.push_str(&format!(
-                    "| `{env}` | `{key}` | {kind} | `{default}` | {about} |\n"
-                ));
+                out.push_str(&format!("| `{env}` | `{key}` | {kind} | `{default}` | {about} |\n"));
             }
         }
         EnvFormat::Text => {
             let width = |i: usize| rows.iter().map(|r| r[i].len()).max().unwrap_or(0);
             let (w0, w1, w2, w3) = (width(0), width(1), width(2), width(3));
             for [env, key, kind, default, about] in &rows {
-                out.push_str(&format!(
-                    "{env:w0$}  {key:w1$}  {kind:w2$}  {default:w3$}  {about}\n"
-                ));
+                out.push_str(&format!("{env:w0$}  {key:w1$}  {kind:w2$}  {default:w3$}  {about}\n"));
             }
         }
     }
-    out.push_str(if matches!(format, EnvFormat::Markdown) {
-        "\n"
-    } else {
-        ""
-    });
+    out.push_str(if matches!(format, EnvFormat::Markdown) { "\n" } else { "" });
     out.push_str(ALIASES);
     out
 }

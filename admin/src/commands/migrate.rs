@@ -35,16 +35,8 @@ pub enum Migrate {
 }
 
 pub fn run(cmd: Migrate, args: &ConfigArgs) -> ExitCode {
-    let booted = boot(
-        Process::Admin,
-        args.sources(Process::Admin, vec![]),
-        Output::Stderr,
-    );
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let booted = boot(Process::Admin, args.sources(Process::Admin, vec![]), Output::Stderr);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             error!(booted.log, "cannot start the async runtime"; "error" => e.to_string());
@@ -67,22 +59,12 @@ async fn execute(cmd: Migrate, booted: &Booted) -> ExitCode {
     let url = &config.database.url;
     match cmd {
         Migrate::Up => report(log, "applied", migrate::up(&db, url).await),
-        Migrate::Down { steps } => report(
-            log,
-            "reverted",
-            migrate::down(&db, url, steps as usize).await,
-        ),
-        Migrate::Status { wait, timeout } => {
-            status(&db, booted, wait, timeout.map(Duration::from_secs)).await
-        }
+        Migrate::Down { steps } => report(log, "reverted", migrate::down(&db, url, steps as usize).await),
+        Migrate::Status { wait, timeout } => status(&db, booted, wait, timeout.map(Duration::from_secs)).await,
     }
 }
 
-fn report(
-    log: &slog::Logger,
-    verb: &str,
-    result: Result<Vec<String>, herald::db::DbError>,
-) -> ExitCode {
+fn report(log: &slog::Logger, verb: &str, result: Result<Vec<String>, herald::db::DbError>) -> ExitCode {
     match result {
         Ok(versions) => {
             for version in &versions {
@@ -111,11 +93,7 @@ async fn status(db: &Database, booted: &Booted, wait: bool, timeout: Option<Dura
                 for v in &s.pending {
                     println!("pending {v}");
                 }
-                return if s.pending.is_empty() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::FAILURE
-                };
+                return if s.pending.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
             }
             Ok(s) => info!(log, "waiting for migrations"; "pending" => s.pending.len()),
             Err(e) if !wait => {

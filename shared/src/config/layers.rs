@@ -35,18 +35,11 @@ struct Aliases {
 impl Layers {
     /// Starts from the schema defaults.
     pub fn from_defaults() -> Self {
-        Layers {
-            document: schema().defaults(),
-            ..Default::default()
-        }
+        Layers { document: schema().defaults(), ..Default::default() }
     }
 
     fn problem(&mut self, key: &str, origin: Origin, message: impl Into<String>) {
-        self.problems.push(ConfigProblem {
-            key: key.to_owned(),
-            origin,
-            message: message.into(),
-        });
+        self.problems.push(ConfigProblem { key: key.to_owned(), origin, message: message.into() });
     }
 
     /// Merges one config file; its format follows its extension (.yaml/.yml, .json, .toml).
@@ -56,11 +49,7 @@ impl Layers {
             Ok(text) => text,
             Err(e) => return self.problem("", origin, format!("cannot read the file: {e}")),
         };
-        let extension = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
+        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
         let parsed: Result<Value, String> = match extension.as_str() {
             "yaml" | "yml" => serde_yaml_ng::from_str(&text).map_err(|e| e.to_string()),
             "json" => serde_json::from_str(&text).map_err(|e| e.to_string()),
@@ -78,11 +67,7 @@ impl Layers {
 
     fn merge_object(&mut self, prefix: &str, map: Map<String, Value>, origin: &Origin) {
         for (name, value) in map {
-            let path = if prefix.is_empty() {
-                name
-            } else {
-                format!("{prefix}.{name}")
-            };
+            let path = if prefix.is_empty() { name } else { format!("{prefix}.{name}") };
             // Objects merge key by key unless the schema says the key itself holds an object.
             let is_leaf = schema().leaf(&path).is_some();
             match value {
@@ -134,10 +119,7 @@ impl Layers {
                     self.problem(
                         &leaf.path,
                         Origin::Env(name.clone()),
-                        format!(
-                            "{} is not a secret key, so it has no _FILE variant: set {stem}",
-                            leaf.path
-                        ),
+                        format!("{} is not a secret key, so it has no _FILE variant: set {stem}", leaf.path),
                     );
                 }
             } else {
@@ -157,11 +139,7 @@ impl Layers {
         };
         let leaf = |path: &str| schema().leaf(path).expect("alias targets are schema keys");
         if let Some(url) = aliases.database_url {
-            self.set_raw(
-                leaf("database.url"),
-                &url,
-                Origin::Env("DATABASE_URL".into()),
-            );
+            self.set_raw(leaf("database.url"), &url, Origin::Env("DATABASE_URL".into()));
         }
         if let Some(path) = aliases.database_url_file {
             self.set_from_file(leaf("database.url"), "DATABASE_URL_FILE", &path);
@@ -178,10 +156,7 @@ impl Layers {
     }
 
     fn set_from_file(&mut self, leaf: &Leaf, var: &str, path: &Path) {
-        let origin = Origin::EnvFile {
-            var: var.to_owned(),
-            path: path.to_owned(),
-        };
+        let origin = Origin::EnvFile { var: var.to_owned(), path: path.to_owned() };
         match std::fs::read_to_string(path) {
             // Secret files conventionally end with a newline that is not part of the value.
             Ok(text) => self.set_raw(leaf, text.trim_end_matches(['\r', '\n']), origin),
@@ -196,24 +171,14 @@ fn typed(kind: LeafType, raw: &str) -> Value {
     let fallback = || Value::String(raw.to_owned());
     match kind {
         LeafType::String => fallback(),
-        LeafType::Integer => raw
-            .trim()
-            .parse::<i64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| fallback()),
-        LeafType::Number => raw
-            .trim()
-            .parse::<f64>()
-            .map(Value::from)
-            .unwrap_or_else(|_| fallback()),
+        LeafType::Integer => raw.trim().parse::<i64>().map(Value::from).unwrap_or_else(|_| fallback()),
+        LeafType::Number => raw.trim().parse::<f64>().map(Value::from).unwrap_or_else(|_| fallback()),
         LeafType::Boolean => match raw.trim() {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
             _ => fallback(),
         },
-        LeafType::Array | LeafType::Object => {
-            serde_json::from_str(raw).unwrap_or_else(|_| fallback())
-        }
+        LeafType::Array | LeafType::Object => serde_json::from_str(raw).unwrap_or_else(|_| fallback()),
     }
 }
 
@@ -221,11 +186,7 @@ fn typed(kind: LeafType, raw: &str) -> Value {
 pub fn files_from_env(vars: &[(String, String)]) -> Vec<PathBuf> {
     vars.iter()
         .find(|(name, _)| name == CONFIG_FILES_ENV)
-        .map(|(_, value)| {
-            std::env::split_paths(value)
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect()
-        })
+        .map(|(_, value)| std::env::split_paths(value).filter(|p| !p.as_os_str().is_empty()).collect())
         .unwrap_or_default()
 }
 
@@ -234,10 +195,7 @@ mod tests {
     use super::*;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     #[test]
@@ -252,12 +210,7 @@ mod tests {
             let mut layers = Layers::from_defaults();
             layers.apply_env(Process::Admin, &vars(&[(&leaf.env_name(), &raw)]));
             assert!(layers.problems.is_empty(), "{:?}", layers.problems);
-            assert_eq!(
-                get_path(&layers.document, &leaf.path),
-                Some(&typed(leaf.kind, &raw)),
-                "{}",
-                leaf.path
-            );
+            assert_eq!(get_path(&layers.document, &leaf.path), Some(&typed(leaf.kind, &raw)), "{}", leaf.path);
             assert_eq!(layers.origins.of(&leaf.path), Origin::Env(leaf.env_name()));
         }
     }
@@ -265,52 +218,27 @@ mod tests {
     #[test]
     fn underscores_inside_key_names_resolve_against_the_schema() {
         let mut layers = Layers::from_defaults();
-        layers.apply_env(
-            Process::Admin,
-            &vars(&[("HERALD_SERVE_SHUTDOWN_DRAIN_DELAY", "5s")]),
-        );
-        assert_eq!(
-            get_path(&layers.document, "serve.shutdown.drain_delay"),
-            Some(&Value::from("5s"))
-        );
+        layers.apply_env(Process::Admin, &vars(&[("HERALD_SERVE_SHUTDOWN_DRAIN_DELAY", "5s")]));
+        assert_eq!(get_path(&layers.document, "serve.shutdown.drain_delay"), Some(&Value::from("5s")));
     }
 
     #[test]
     fn specific_name_beats_alias_and_port_follows_the_process() {
-        let env = vars(&[
-            ("DATABASE_URL", "postgres://a/b"),
-            ("HERALD_DATABASE_URL", "mysql://c/d"),
-            ("PORT", "9000"),
-        ]);
+        let env = vars(&[("DATABASE_URL", "postgres://a/b"), ("HERALD_DATABASE_URL", "mysql://c/d"), ("PORT", "9000")]);
         let mut web = Layers::from_defaults();
         web.apply_env(Process::Web, &env);
-        assert_eq!(
-            get_path(&web.document, "database.url"),
-            Some(&Value::from("mysql://c/d"))
-        );
-        assert_eq!(
-            get_path(&web.document, "serve.port"),
-            Some(&Value::from(9000))
-        );
-        assert_eq!(
-            get_path(&web.document, "worker.port"),
-            Some(&Value::from(8072))
-        );
+        assert_eq!(get_path(&web.document, "database.url"), Some(&Value::from("mysql://c/d")));
+        assert_eq!(get_path(&web.document, "serve.port"), Some(&Value::from(9000)));
+        assert_eq!(get_path(&web.document, "worker.port"), Some(&Value::from(8072)));
         let mut worker = Layers::from_defaults();
         worker.apply_env(Process::Worker, &env);
-        assert_eq!(
-            get_path(&worker.document, "worker.port"),
-            Some(&Value::from(9000))
-        );
+        assert_eq!(get_path(&worker.document, "worker.port"), Some(&Value::from(9000)));
     }
 
     #[test]
     fn unknown_variables_and_non_secret_files_are_problems() {
         let mut layers = Layers::from_defaults();
-        layers.apply_env(
-            Process::Web,
-            &vars(&[("HERALD_DATABSE_URL", "x"), ("HERALD_LOG_LEVEL_FILE", "/x")]),
-        );
+        layers.apply_env(Process::Web, &vars(&[("HERALD_DATABSE_URL", "x"), ("HERALD_LOG_LEVEL_FILE", "/x")]));
         assert_eq!(layers.problems.len(), 2, "{:?}", layers.problems);
     }
 

@@ -72,6 +72,26 @@ pub struct Config {
     pub log: Log,
     /// Webhook delivery.
     pub delivery: Delivery,
+    /// Secrets at rest.
+    pub secrets: Secrets,
+    /// The management API.
+    pub api: Api,
+}
+
+/// `secrets.*`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secrets {
+    /// Base64 AES-256 keys; the first encrypts.
+    pub keys: Vec<String>,
+}
+
+/// `api.*`
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Largest message payload accepted.
+    pub max_payload_bytes: usize,
 }
 
 /// `serve.*`
@@ -217,11 +237,7 @@ pub struct ConfigError(pub Vec<ConfigProblem>);
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.len();
-        writeln!(
-            f,
-            "invalid configuration ({n} problem{}):",
-            if n == 1 { "" } else { "s" }
-        )?;
+        writeln!(f, "invalid configuration ({n} problem{}):", if n == 1 { "" } else { "s" })?;
         for problem in &self.0 {
             writeln!(f, "  - {problem}")?;
         }
@@ -243,20 +259,12 @@ pub struct ConfigSources {
 impl ConfigSources {
     /// Sources with no files and no flags: defaults and the environment only.
     pub fn new(process: Process) -> Self {
-        ConfigSources {
-            process,
-            files: Vec::new(),
-            flags: Vec::new(),
-        }
+        ConfigSources { process, files: Vec::new(), flags: Vec::new() }
     }
 
     /// The files actually read: `--config` files, else those named by `HERALD_CONFIG`.
     pub fn effective_files(&self, vars: &[(String, String)]) -> Vec<PathBuf> {
-        if self.files.is_empty() {
-            files_from_env(vars)
-        } else {
-            self.files.clone()
-        }
+        if self.files.is_empty() { files_from_env(vars) } else { self.files.clone() }
     }
 }
 
@@ -273,17 +281,13 @@ pub struct Loaded {
 
 /// Reads, merges and validates the configuration from its sources and the process environment.
 pub fn load(sources: &ConfigSources) -> Result<Loaded, ConfigError> {
-    let vars: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let vars: Vec<(String, String)> =
+        std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect();
     load_from(sources, &vars)
 }
 
 /// [`load`] with an explicit environment.
-pub fn load_from(
-    sources: &ConfigSources,
-    vars: &[(String, String)],
-) -> Result<Loaded, ConfigError> {
+pub fn load_from(sources: &ConfigSources, vars: &[(String, String)]) -> Result<Loaded, ConfigError> {
     let mut layers = layers::Layers::from_defaults();
     for file in sources.effective_files(vars) {
         layers.merge_file(&file);
@@ -301,15 +305,14 @@ pub fn load_from(
     }
     let mut problems = layers.problems;
     problems.extend(validate::check(&layers.document, &layers.origins));
+    if problems.is_empty() {
+        problems.extend(validate::requirements(sources.process, &layers.document, &layers.origins));
+    }
     if !problems.is_empty() {
         return Err(ConfigError(problems));
     }
     match serde_json::from_value::<Config>(layers.document.clone()) {
-        Ok(config) => Ok(Loaded {
-            config: Arc::new(config),
-            document: layers.document,
-            origins: layers.origins,
-        }),
+        Ok(config) => Ok(Loaded { config: Arc::new(config), document: layers.document, origins: layers.origins }),
         Err(e) => Err(ConfigError(vec![ConfigProblem {
             key: String::new(),
             origin: Origin::Default,
@@ -322,7 +325,13 @@ pub fn load_from(
 pub fn redacted(document: &Value) -> Value {
     let mut doc = document.clone();
     for leaf in schema().leaves.iter().filter(|l| l.secret) {
-        if get_path(&doc, &leaf.path).is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty())) {
+        let set = |v: &Value| match v {
+            Value::String(s) => !s.is_empty(),
+            Value::Array(items) => !items.is_empty(),
+            Value::Null => false,
+            _ => true,
+        };
+        if get_path(&doc, &leaf.path).is_some_and(set) {
             set_path(&mut doc, &leaf.path, Value::from("<redacted>"));
         }
     }
@@ -339,9 +348,7 @@ pub struct ConfigHandle {
 impl ConfigHandle {
     /// Wraps a loaded configuration.
     pub fn new(loaded: Loaded) -> Self {
-        ConfigHandle {
-            current: Arc::new(ArcSwap::from_pointee(loaded)),
-        }
+        ConfigHandle { current: Arc::new(ArcSwap::from_pointee(loaded)) }
     }
 
     /// The configuration in force now.
@@ -370,23 +377,28 @@ mod tests {
 
     #[test]
     fn defaults_alone_are_valid() {
-        let loaded = load_from(&ConfigSources::new(Process::Web), &[]).expect("defaults valid");
+        let loaded = load_from(&ConfigSources::new(Process::Admin), &[]).expect("defaults valid");
         assert_eq!(loaded.config.serve.port, 8071);
-        assert_eq!(
-            loaded.config.serve.shutdown.timeout,
-            Duration::from_secs(30)
-        );
+        assert_eq!(loaded.config.serve.shutdown.timeout, Duration::from_secs(30));
         assert_eq!(loaded.config.log.level, LogLevel::Info);
     }
 
     #[test]
+    fn web_and_worker_need_an_encryption_key() {
+        for process in [Process::Web, Process::Worker] {
+            let err = load_from(&ConfigSources::new(process), &[]).expect_err("no key");
+            assert_eq!(err.0[0].key, "secrets.keys");
+        }
+        let key =
+            [("HERALD_SECRETS_KEYS".to_owned(), r#"["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="]"#.to_owned())];
+        assert!(load_from(&ConfigSources::new(Process::Web), &key).is_ok());
+    }
+
+    #[test]
     fn redaction_hides_secrets_only() {
-        let loaded = load_from(&ConfigSources::new(Process::Web), &[]).expect("defaults valid");
+        let loaded = load_from(&ConfigSources::new(Process::Admin), &[]).expect("defaults valid");
         let shown = redacted(&loaded.document);
-        assert_eq!(
-            get_path(&shown, "database.url"),
-            Some(&Value::from("<redacted>"))
-        );
+        assert_eq!(get_path(&shown, "database.url"), Some(&Value::from("<redacted>")));
         assert_eq!(get_path(&shown, "queue.url"), Some(&Value::from("")));
         assert_eq!(get_path(&shown, "serve.port"), Some(&Value::from(8071)));
     }

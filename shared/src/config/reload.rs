@@ -39,11 +39,8 @@ pub fn reload(handle: &ConfigHandle, sources: &ConfigSources) -> ReloadOutcome {
     };
     let old = handle.loaded();
     let differs = |path: &str| get_path(&old.document, path) != get_path(&new.document, path);
-    let (restart, live): (Vec<&super::Leaf>, Vec<&super::Leaf>) = schema()
-        .leaves
-        .iter()
-        .filter(|leaf| differs(&leaf.path))
-        .partition(|leaf| leaf.restart);
+    let (restart, live): (Vec<&super::Leaf>, Vec<&super::Leaf>) =
+        schema().leaves.iter().filter(|leaf| differs(&leaf.path)).partition(|leaf| leaf.restart);
     let (pending_restart, changed) = (paths(restart), paths(live));
     if changed.is_empty() && pending_restart.is_empty() {
         return ReloadOutcome::Unchanged;
@@ -57,15 +54,8 @@ pub fn reload(handle: &ConfigHandle, sources: &ConfigSources) -> ReloadOutcome {
     }
     match serde_json::from_value(document.clone()) {
         Ok(config) => {
-            handle.swap(Loaded {
-                config: Arc::new(config),
-                document,
-                origins: new.origins,
-            });
-            ReloadOutcome::Applied {
-                changed,
-                pending_restart,
-            }
+            handle.swap(Loaded { config: Arc::new(config), document, origins: new.origins });
+            ReloadOutcome::Applied { changed, pending_restart }
         }
         Err(e) => ReloadOutcome::Rejected(ConfigError(vec![super::ConfigProblem {
             key: String::new(),
@@ -92,10 +82,7 @@ fn shown(path: &str, value: Option<&Value>) -> String {
 pub fn log_outcome(log: &Logger, before: &Value, handle: &ConfigHandle, outcome: &ReloadOutcome) {
     match outcome {
         ReloadOutcome::Unchanged => info!(log, "config reloaded: nothing changed"),
-        ReloadOutcome::Applied {
-            changed,
-            pending_restart,
-        } => {
+        ReloadOutcome::Applied { changed, pending_restart } => {
             let after = handle.loaded();
             for key in changed {
                 info!(log, "config key changed"; "key" => key,
@@ -137,12 +124,7 @@ pub fn spawn_reloader(
     .map_err(std::io::Error::other)?;
     let mut dirs: Vec<PathBuf> = files
         .iter()
-        .map(|f| {
-            f.parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."))
-                .to_owned()
-        })
+        .map(|f| f.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new(".")).to_owned())
         .collect();
     dirs.sort();
     dirs.dedup();

@@ -143,11 +143,7 @@ fn collect_leaves(root: &Value, node: &Value, prefix: &str, out: &mut Vec<Leaf>)
         return;
     };
     for (name, child) in properties {
-        let path = if prefix.is_empty() {
-            name.clone()
-        } else {
-            format!("{prefix}.{name}")
-        };
+        let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
         let fields = resolve(root, child);
         if fields.contains_key("properties") {
             collect_leaves(root, child, &path, out);
@@ -155,34 +151,15 @@ fn collect_leaves(root: &Value, node: &Value, prefix: &str, out: &mut Vec<Leaf>)
         }
         let flag = |key: &str| fields.get(key).and_then(Value::as_bool).unwrap_or(false);
         out.push(Leaf {
-            kind: LeafType::from_schema(
-                fields
-                    .get("type")
-                    .and_then(Value::as_str)
-                    .unwrap_or("string"),
-            ),
+            kind: LeafType::from_schema(fields.get("type").and_then(Value::as_str).unwrap_or("string")),
             default: fields.get("default").cloned().unwrap_or(Value::Null),
-            description: fields
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned(),
+            description: fields.get("description").and_then(Value::as_str).unwrap_or("").to_owned(),
             secret: flag("x-secret"),
-            definition: child
-                .get("$ref")
-                .and_then(Value::as_str)
-                .and_then(|r| r.rsplit('/').next())
-                .map(str::to_owned),
+            definition: child.get("$ref").and_then(Value::as_str).and_then(|r| r.rsplit('/').next()).map(str::to_owned),
             choices: fields
                 .get("enum")
                 .and_then(Value::as_array)
-                .map(|values| {
-                    values
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
+                .map(|values| values.iter().filter_map(Value::as_str).map(str::to_owned).collect())
                 .unwrap_or_default(),
             restart: flag("x-restart"),
             path,
@@ -198,16 +175,12 @@ pub fn set_path(doc: &mut Value, path: &str, value: Value) {
         if !node.is_object() {
             *node = Value::Object(Map::new());
         }
-        let Value::Object(map) = node else {
-            unreachable!("made an object above")
-        };
+        let Value::Object(map) = node else { unreachable!("made an object above") };
         if parts.peek().is_none() {
             map.insert(part.to_owned(), value);
             return;
         }
-        node = map
-            .entry(part.to_owned())
-            .or_insert_with(|| Value::Object(Map::new()));
+        node = map.entry(part.to_owned()).or_insert_with(|| Value::Object(Map::new()));
     }
 }
 
@@ -224,11 +197,7 @@ mod tests {
     #[test]
     fn every_key_has_type_description_and_default() {
         for leaf in &schema().leaves {
-            assert!(
-                !leaf.description.is_empty(),
-                "{} has no description",
-                leaf.path
-            );
+            assert!(!leaf.description.is_empty(), "{} has no description", leaf.path);
             assert!(!leaf.default.is_null(), "{} has no default", leaf.path);
         }
     }
@@ -237,30 +206,18 @@ mod tests {
     fn env_names_are_unambiguous() {
         let mut names = HashSet::new();
         for leaf in &schema().leaves {
-            assert!(
-                names.insert(leaf.env_name()),
-                "two keys map to {}",
-                leaf.env_name()
-            );
+            assert!(names.insert(leaf.env_name()), "two keys map to {}", leaf.env_name());
         }
         for leaf in schema().leaves.iter().filter(|l| l.secret) {
             let file = format!("{}_FILE", leaf.env_name());
-            assert!(
-                !names.contains(&file),
-                "{file} is both a key and a _FILE variant"
-            );
+            assert!(!names.contains(&file), "{file} is both a key and a _FILE variant");
         }
     }
 
     #[test]
     fn fixed_key_names_exist_with_their_defaults() {
         let s = schema();
-        let default = |p: &str| {
-            s.leaf(p)
-                .unwrap_or_else(|| panic!("missing {p}"))
-                .default
-                .clone()
-        };
+        let default = |p: &str| s.leaf(p).unwrap_or_else(|| panic!("missing {p}")).default.clone();
         assert_eq!(default("serve.port"), 8071);
         assert_eq!(default("worker.port"), 8072);
         assert_eq!(default("database.url"), "sqlite://herald.db");

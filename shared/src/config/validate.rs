@@ -1,9 +1,9 @@
 //! Validation of the merged document against the JSON Schema, with each problem tied to the key
 //! and the origin of its value.
 
-use super::ConfigProblem;
 use super::origin::Origins;
 use super::schema::{get_path, schema};
+use super::{ConfigProblem, Process};
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 use std::sync::OnceLock;
@@ -18,19 +18,11 @@ fn validator() -> &'static jsonschema::Validator {
 
 /// Turns a JSON pointer such as `/serve/port` into the dotted key `serve.port`.
 fn dotted(pointer: &str) -> String {
-    pointer
-        .trim_start_matches('/')
-        .split('/')
-        .collect::<Vec<_>>()
-        .join(".")
+    pointer.trim_start_matches('/').split('/').collect::<Vec<_>>().join(".")
 }
 
 fn join(parent: &str, child: &str) -> String {
-    if parent.is_empty() {
-        child.to_owned()
-    } else {
-        format!("{parent}.{child}")
-    }
+    if parent.is_empty() { child.to_owned() } else { format!("{parent}.{child}") }
 }
 
 /// Every problem with `document`, each naming its key and origin.
@@ -50,45 +42,84 @@ pub fn check(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
                 }
             }
             ValidationErrorKind::Enum { options } => {
-                let choices: Vec<String> = options
-                    .as_array()
-                    .map(|a| a.iter().map(Value::to_string).collect())
-                    .unwrap_or_default();
-                let given = get_path(document, &at)
-                    .map(Value::to_string)
-                    .unwrap_or_default();
+                let choices: Vec<String> =
+                    options.as_array().map(|a| a.iter().map(Value::to_string).collect()).unwrap_or_default();
+                let given = get_path(document, &at).map(Value::to_string).unwrap_or_default();
                 problems.push(ConfigProblem {
                     origin: origins.of(&at),
                     message: format!("{given} is not one of {}", choices.join(", ")),
                     key: at,
                 });
             }
+            kind if is_secret(&at) => problems.push(ConfigProblem {
+                origin: origins.of(&at),
+                message: format!("the value (not shown: it is secret) breaks the schema's {:?} rule", kind.keyword()),
+                key: at,
+            }),
             _ => {
                 let mut message = error.to_string();
                 if let Some(hint) = hint(&at, document) {
                     message.push_str(hint);
                 }
-                problems.push(ConfigProblem {
-                    origin: origins.of(&at),
-                    message,
-                    key: at,
-                });
+                problems.push(ConfigProblem { origin: origins.of(&at), message, key: at });
             }
         }
     }
     if problems.is_empty() {
         problems.extend(check_networks(document, origins));
+        problems.extend(check_keys(document, origins));
     }
     problems
+}
+
+/// What a process needs beyond a valid document: web and worker handle endpoint secrets, so they
+/// need an encryption key.
+pub fn requirements(process: Process, document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
+    let key = "secrets.keys";
+    let empty = get_path(document, key).and_then(Value::as_array).is_none_or(|keys| keys.is_empty());
+    if process == Process::Admin || !empty {
+        return Vec::new();
+    }
+    vec![ConfigProblem {
+        key: key.into(),
+        origin: origins.of(key),
+        message:
+            "at least one encryption key is required: set HERALD_SECRETS_KEYS='[\"<base64 of 32 random bytes>\"]' \
+            (e.g. from `openssl rand -base64 32`), or HERALD_SECRETS_KEYS_FILE"
+                .into(),
+    }]
+}
+
+/// Each encryption key must decode to 32 bytes. The value itself is never echoed.
+fn check_keys(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
+    let key = "secrets.keys";
+    let Some(Value::Array(items)) = get_path(document, key) else { return Vec::new() };
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| item.as_str().and_then(crate::crypto::decode_key).is_none())
+        .map(|(index, _)| ConfigProblem {
+            key: key.into(),
+            origin: origins.of(key),
+            message: format!("entry {index} is not a base64-encoded 32-byte key"),
+        })
+        .collect()
+}
+
+/// Whether `key` is, or lies inside, a secret key.
+fn is_secret(key: &str) -> bool {
+    schema().leaves.iter().any(|l| {
+        l.secret
+            && (key == l.path || key.starts_with(&format!("{}.", l.path)) || l.path.starts_with(&format!("{key}.")))
+    })
 }
 
 /// A hint for the mistakes people make most: a list given without JSON brackets.
 fn hint(key: &str, document: &Value) -> Option<&'static str> {
     let leaf = schema().leaf(key)?;
     let given_text = get_path(document, key).is_some_and(Value::is_string);
-    (given_text && matches!(leaf.kind.name(), "array" | "object")).then_some(
-        " (in env vars and flags, arrays and objects are written as JSON, e.g. [\"10.0.0.0/8\"])",
-    )
+    (given_text && matches!(leaf.kind.name(), "array" | "object"))
+        .then_some(" (in env vars and flags, arrays and objects are written as JSON, e.g. [\"10.0.0.0/8\"])")
 }
 
 /// CIDRs pass the schema's pattern only roughly; parse them for real.
@@ -104,9 +135,7 @@ fn check_networks(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
         .map(|text| ConfigProblem {
             key: key.into(),
             origin: origins.of(key),
-            message: format!(
-                "{text:?} is not a network in CIDR notation (like 127.0.0.0/8 or ::1/128)"
-            ),
+            message: format!("{text:?} is not a network in CIDR notation (like 127.0.0.0/8 or ::1/128)"),
         })
         .collect()
 }
@@ -136,18 +165,12 @@ mod tests {
             ("serve.port", Value::from("abc"), "integer"),
             ("serve.port", Value::from(70000), "70000"),
             ("log.level", Value::from("loud"), "loud"),
-            ("database.url", Value::from("redis://x"), "does not match"),
-            (
-                "serve.shutdown.timeout",
-                Value::from("soon"),
-                "does not match",
-            ),
+            ("database.url", Value::from("redis://x"), "\"pattern\" rule"),
+            ("secrets.keys", serde_json::json!(["tooshort"]), "32-byte"),
+            ("secrets.keys", Value::from("tooshort"), "not shown"),
+            ("serve.shutdown.timeout", Value::from("soon"), "does not match"),
             ("delivery.allowed_cidrs", Value::from("10.0.0.0/8"), "JSON"),
-            (
-                "delivery.allowed_cidrs",
-                serde_json::json!(["300.1.1.1/8"]),
-                "CIDR",
-            ),
+            ("delivery.allowed_cidrs", serde_json::json!(["300.1.1.1/8"]), "CIDR"),
             ("serve.bogus", Value::from(1), "unknown key"),
         ];
         for (path, value, expected) in cases {
@@ -155,11 +178,8 @@ mod tests {
             assert_eq!(problems.len(), 1, "{path}={value}: {problems:?}");
             assert_eq!(problems[0].key, path);
             assert_eq!(problems[0].origin, Origin::Env("X".into()));
-            assert!(
-                problems[0].message.contains(expected),
-                "{path}: {}",
-                problems[0].message
-            );
+            assert!(problems[0].message.contains(expected), "{path}: {}", problems[0].message);
+            assert!(!problems[0].message.contains("tooshort"), "a secret was echoed: {}", problems[0].message);
         }
     }
 }

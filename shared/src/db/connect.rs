@@ -5,12 +5,8 @@ use super::{Database, SqliteAsync};
 use crate::config;
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::Pool;
-use diesel_async::pooled_connection::{
-    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
-};
-use diesel_async::{
-    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
-};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -103,9 +99,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 }
 
 fn tls_config() -> rustls::ClientConfig {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
@@ -116,22 +110,14 @@ fn tls_config() -> rustls::ClientConfig {
 /// otherwise, so a local server's self-signed certificate does not block a plain connection.
 fn establish_postgres(url: &str) -> BoxFuture<'_, diesel::ConnectionResult<AsyncPgConnection>> {
     async move {
-        let wants_tls = [
-            "sslmode=require",
-            "sslmode=verify-ca",
-            "sslmode=verify-full",
-        ]
-        .iter()
-        .any(|m| url.contains(m));
+        let wants_tls = ["sslmode=require", "sslmode=verify-ca", "sslmode=verify-full"].iter().any(|m| url.contains(m));
         let bad = |e: tokio_postgres::Error| ConnectionError::BadConnection(error_chain(&e));
         if wants_tls {
             let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config());
             let (client, connection) = tokio_postgres::connect(url, tls).await.map_err(bad)?;
             AsyncPgConnection::try_from_client_and_connection(client, connection).await
         } else {
-            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-                .await
-                .map_err(bad)?;
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(bad)?;
             AsyncPgConnection::try_from_client_and_connection(client, connection).await
         }
     }
@@ -140,7 +126,8 @@ fn establish_postgres(url: &str) -> BoxFuture<'_, diesel::ConnectionResult<Async
 
 /// SQLite: wait for locks instead of failing (set before WAL, or start-up races into "database is
 /// locked"), WAL so readers never block the writer, and enforced foreign keys.
-pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+pub const SQLITE_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
 fn establish_sqlite(path: &str) -> BoxFuture<'_, diesel::ConnectionResult<SqliteAsync>> {
     async move {
@@ -183,9 +170,7 @@ where
         async move {
             match tokio::time::timeout(connect_timeout, establish(&url)).await {
                 Ok(result) => result,
-                Err(_) => Err(ConnectionError::BadConnection(format!(
-                    "no connection within {connect_timeout:?}"
-                ))),
+                Err(_) => Err(ConnectionError::BadConnection(format!("no connection within {connect_timeout:?}"))),
             }
         }
         .boxed()
@@ -216,21 +201,15 @@ pub(super) fn build_pool(config: &config::Database, max_size: usize) -> Result<D
     let url = config.url.clone();
     let timeout = config.pool.connect_timeout;
     Ok(match backend_of(&url)? {
-        Backend::Postgres => Database::Postgres(pool(
-            manager(url, timeout, establish_postgres),
-            config,
-            max_size,
-        )?),
+        Backend::Postgres => Database::Postgres(pool(manager(url, timeout, establish_postgres), config, max_size)?),
         Backend::Mysql => Database::Mysql(pool(
             manager(url, timeout, |u| AsyncMysqlConnection::establish(u).boxed()),
             config,
             max_size,
         )?),
-        Backend::Sqlite => Database::Sqlite(pool(
-            manager(sqlite_path(&url), timeout, establish_sqlite),
-            config,
-            max_size,
-        )?),
+        Backend::Sqlite => {
+            Database::Sqlite(pool(manager(sqlite_path(&url), timeout, establish_sqlite), config, max_size)?)
+        }
     })
 }
 
@@ -241,10 +220,7 @@ mod tests {
     #[test]
     fn schemes_pick_backends() {
         assert_eq!(backend_of("postgres://u@h/db").unwrap(), Backend::Postgres);
-        assert_eq!(
-            backend_of("postgresql://u@h/db").unwrap(),
-            Backend::Postgres
-        );
+        assert_eq!(backend_of("postgresql://u@h/db").unwrap(), Backend::Postgres);
         assert_eq!(backend_of("mysql://root@h/db").unwrap(), Backend::Mysql);
         assert_eq!(backend_of("sqlite://herald.db").unwrap(), Backend::Sqlite);
         assert_eq!(backend_of("sqlite::memory:").unwrap(), Backend::Sqlite);
@@ -253,20 +229,14 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h:5432/db"),
-            "postgres://u:***@h:5432/db"
-        );
+        assert_eq!(redact_url("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
     }
 
     #[test]
     fn sqlite_urls_become_paths() {
         assert_eq!(sqlite_path("sqlite://herald.db"), "herald.db");
-        assert_eq!(
-            sqlite_path("sqlite:///var/lib/herald.db"),
-            "/var/lib/herald.db"
-        );
+        assert_eq!(sqlite_path("sqlite:///var/lib/herald.db"), "/var/lib/herald.db");
         assert!(sqlite_path("sqlite::memory:").starts_with("file:herald-memory-"));
     }
 }

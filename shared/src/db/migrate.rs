@@ -27,11 +27,7 @@ pub fn embedded_versions(backend: Backend) -> Vec<String> {
         EmbeddedMigrations: MigrationSource<DB>,
     {
         MigrationSource::<DB>::migrations(source)
-            .map(|list| {
-                list.iter()
-                    .map(|m| m.name().version().to_string())
-                    .collect()
-            })
+            .map(|list| list.iter().map(|m| m.name().version().to_string()).collect())
             .unwrap_or_default()
     }
     let mut list = match backend {
@@ -67,10 +63,7 @@ pub async fn status(db: &Database) -> Result<MigrationStatus, DbError> {
     let rows: Vec<VersionRow> = with_conn!(db, c => query.load(c).await).unwrap_or_default();
     let mut applied: Vec<String> = rows.into_iter().map(|r| r.version).collect();
     applied.sort();
-    let pending = embedded_versions(db.backend())
-        .into_iter()
-        .filter(|v| !applied.contains(v))
-        .collect();
+    let pending = embedded_versions(db.backend()).into_iter().filter(|v| !applied.contains(v)).collect();
     Ok(MigrationStatus { applied, pending })
 }
 
@@ -85,11 +78,7 @@ enum Step {
     Down(usize),
 }
 
-fn run_step<H, DB>(
-    harness: &mut H,
-    source: fn() -> EmbeddedMigrations,
-    step: Step,
-) -> Result<Vec<String>, DbError>
+fn run_step<H, DB>(harness: &mut H, source: fn() -> EmbeddedMigrations, step: Step) -> Result<Vec<String>, DbError>
 where
     DB: diesel::backend::Backend,
     H: MigrationHarness<DB>,
@@ -103,19 +92,10 @@ where
         Step::Down(n) => {
             let mut reverted = Vec::new();
             for _ in 0..n {
-                if harness
-                    .applied_migrations()
-                    .map_err(migration_error)?
-                    .is_empty()
-                {
+                if harness.applied_migrations().map_err(migration_error)?.is_empty() {
                     break;
                 }
-                reverted.push(
-                    harness
-                        .revert_last_migration(source())
-                        .map_err(migration_error)?
-                        .to_string(),
-                );
+                reverted.push(harness.revert_last_migration(source()).map_err(migration_error)?.to_string());
             }
             Ok(reverted)
         }
@@ -136,39 +116,28 @@ async fn locked(db: &Database, url: &str, step: Step) -> Result<Vec<String>, DbE
     use diesel_async::RunQueryDsl;
     match (backend_of(url)?, db.get().await?) {
         (Backend::Postgres, Conn::Postgres(mut conn)) => {
-            diesel::sql_query(format!("SELECT pg_advisory_lock({PG_LOCK_KEY})"))
-                .execute(&mut conn)
-                .await?;
+            diesel::sql_query(format!("SELECT pg_advisory_lock({PG_LOCK_KEY})")).execute(&mut conn).await?;
             let mut harness = AsyncMigrationHarness::new(conn);
             let result = run_step(&mut harness, || POSTGRES, step);
             let mut conn = harness.into_inner();
-            diesel::sql_query(format!("SELECT pg_advisory_unlock({PG_LOCK_KEY})"))
-                .execute(&mut conn)
-                .await?;
+            diesel::sql_query(format!("SELECT pg_advisory_unlock({PG_LOCK_KEY})")).execute(&mut conn).await?;
             result
         }
         (Backend::Mysql, Conn::Mysql(mut conn)) => {
-            diesel::sql_query(format!(
-                "SELECT GET_LOCK('{MYSQL_LOCK}', {LOCK_WAIT_SECONDS})"
-            ))
-            .execute(&mut conn)
-            .await?;
+            diesel::sql_query(format!("SELECT GET_LOCK('{MYSQL_LOCK}', {LOCK_WAIT_SECONDS})"))
+                .execute(&mut conn)
+                .await?;
             let mut harness = AsyncMigrationHarness::new(conn);
             let result = run_step(&mut harness, || MYSQL, step);
             let mut conn = harness.into_inner();
-            diesel::sql_query(format!("SELECT RELEASE_LOCK('{MYSQL_LOCK}')"))
-                .execute(&mut conn)
-                .await?;
+            diesel::sql_query(format!("SELECT RELEASE_LOCK('{MYSQL_LOCK}')")).execute(&mut conn).await?;
             result
         }
         (Backend::Sqlite, Conn::Sqlite(mut conn)) => {
             // SQLite's lock is the database file itself: an exclusive transaction around the whole
             // run makes a second migrator wait (busy_timeout) and then find nothing to do.
             conn.spawn_blocking(move |c| {
-                let wait = diesel::sql_query(format!(
-                    "PRAGMA busy_timeout = {}",
-                    LOCK_WAIT_SECONDS * 1000
-                ));
+                let wait = diesel::sql_query(format!("PRAGMA busy_timeout = {}", LOCK_WAIT_SECONDS * 1000));
                 diesel::RunQueryDsl::execute(wait, c)?;
                 Ok(c.exclusive_transaction(|c| run_step(c, || SQLITE, step)))
             })

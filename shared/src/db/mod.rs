@@ -86,8 +86,7 @@ impl Database {
 
     /// Checks a connection out of the pool, opening one if needed.
     pub async fn get(&self) -> Result<Conn, DbError> {
-        let pool_error =
-            |e: diesel_async::pooled_connection::deadpool::PoolError| DbError::Pool(e.to_string());
+        let pool_error = |e: diesel_async::pooled_connection::deadpool::PoolError| DbError::Pool(e.to_string());
         Ok(match self {
             Database::Postgres(p) => Conn::Postgres(p.get().await.map_err(pool_error)?),
             Database::Mysql(p) => Conn::Mysql(p.get().await.map_err(pool_error)?),
@@ -112,8 +111,6 @@ impl Database {
             with_conn!(self, c => c.batch_execute("SELECT 1").await)?;
             Ok::<(), DbError>(())
         };
-        tokio::time::timeout(timeout, ping)
-            .await
-            .map_err(|_| DbError::Timeout(timeout))?
+        tokio::time::timeout(timeout, ping).await.map_err(|_| DbError::Timeout(timeout))?
     }
 }

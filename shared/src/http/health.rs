@@ -12,8 +12,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Registers `/health/alive` and `/health/ready`.
 pub fn health_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health/alive", web::get().to(alive))
-        .route("/health/ready", web::get().to(ready));
+    cfg.route("/health/alive", web::get().to(alive)).route("/health/ready", web::get().to(ready));
 }
 
 async fn alive() -> HttpResponse {
@@ -22,11 +21,7 @@ async fn alive() -> HttpResponse {
 
 async fn ready(state: web::Data<Context>) -> HttpResponse {
     let (ok, body) = readiness_report(&state).await;
-    if ok {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    if ok { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }
 
 /// Runs every readiness check; returns whether all pass and a body naming each check's state.
@@ -42,32 +37,16 @@ pub async fn readiness_report(state: &Context) -> (bool, Value) {
         checks.insert(name.to_owned(), entry);
     };
     let draining = state.readiness.is_draining();
-    check(
-        "shutdown",
-        !draining,
-        json!({ "state": if draining { "stopping" } else { "running" } }),
-    );
+    check("shutdown", !draining, json!({ "state": if draining { "stopping" } else { "running" } }));
     let backend = state.db.backend().name();
     match tokio::time::timeout(PROBE_TIMEOUT, migrate::status(&state.db)).await {
         Ok(Ok(status)) => {
             check("database", true, json!({ "backend": backend }));
-            check(
-                "migrations",
-                status.pending.is_empty(),
-                json!({ "pending": status.pending }),
-            );
+            check("migrations", status.pending.is_empty(), json!({ "pending": status.pending }));
         }
         Ok(Err(e)) => {
-            check(
-                "database",
-                false,
-                json!({ "backend": backend, "error": e.to_string() }),
-            );
-            check(
-                "migrations",
-                false,
-                json!({ "error": "unknown while the database is unreachable" }),
-            );
+            check("database", false, json!({ "backend": backend, "error": e.to_string() }));
+            check("migrations", false, json!({ "error": "unknown while the database is unreachable" }));
         }
         Err(_) => {
             check(
@@ -75,11 +54,7 @@ pub async fn readiness_report(state: &Context) -> (bool, Value) {
                 false,
                 json!({ "backend": backend, "error": format!("no answer within {PROBE_TIMEOUT:?}") }),
             );
-            check(
-                "migrations",
-                false,
-                json!({ "error": "unknown while the database is unreachable" }),
-            );
+            check("migrations", false, json!({ "error": "unknown while the database is unreachable" }));
         }
     }
     if state.readiness.broker_configured() {

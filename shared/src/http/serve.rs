@@ -58,12 +58,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     let readiness = Arc::new(Readiness::new(!cfg.queue.url.is_empty()));
     let stop = install_stop_handlers(log.clone(), readiness.clone())?;
     let config = booted.config.clone();
-    config::spawn_reloader(
-        config.clone(),
-        booted.sources.clone(),
-        log.clone(),
-        logging::sync_log_crate_level,
-    )?;
+    config::spawn_reloader(config.clone(), booted.sources.clone(), log.clone(), logging::sync_log_crate_level)?;
 
     // Connections are tied to the runtime that opened them, and each HTTP worker runs its own
     // runtime, so each worker gets its own lazy pool; together they hold at most max_size.
@@ -72,21 +67,15 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     let probe_db = Database::connect_lazy_sized(&cfg.database, 1).map_err(std::io::Error::other)?;
     tokio::spawn(report_database(probe_db, log.clone()));
     if !cfg.queue.url.is_empty() {
-        tokio::spawn(queue::monitor_broker(
-            cfg.queue.url.clone(),
-            readiness.clone(),
-            log.clone(),
-        ));
+        tokio::spawn(queue::monitor_broker(cfg.queue.url.clone(), readiness.clone(), log.clone()));
     }
 
     let db_config = cfg.database.clone();
-    let (app_log, app_config, app_readiness, routes) =
-        (log.clone(), config.clone(), readiness.clone(), plan.routes);
+    let (app_log, app_config, app_readiness, routes) = (log.clone(), config.clone(), readiness.clone(), plan.routes);
     let server = HttpServer::new(move || {
         let context = Context {
             // The same config built a pool above, so this cannot fail here.
-            db: Database::connect_lazy_sized(&db_config, per_worker)
-                .expect("database config already checked"),
+            db: Database::connect_lazy_sized(&db_config, per_worker).expect("database config already checked"),
             config: app_config.clone(),
             log: app_log.clone(),
             readiness: app_readiness.clone(),
@@ -94,9 +83,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
         let request_logger = app_log.clone();
         App::new()
             .app_data(web::Data::new(context))
-            .wrap(from_fn(move |req, next| {
-                request_log(request_logger.clone(), req, next)
-            }))
+            .wrap(from_fn(move |req, next| request_log(request_logger.clone(), req, next)))
             .configure(health_routes)
             .configure(routes)
             .default_service(web::to(not_found))
@@ -108,13 +95,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     .listen(listener)?
     .run();
     info!(log, "listening"; "address" => local.to_string(), "url" => format!("http://{local}"), "workers" => workers);
-    tokio::spawn(stop_gracefully(
-        stop,
-        server.handle(),
-        config,
-        plan.timeouts,
-        log.clone(),
-    ));
+    tokio::spawn(stop_gracefully(stop, server.handle(), config, plan.timeouts, log.clone()));
     server.await?;
     info!(log, "stopped");
     Ok(())
@@ -160,14 +141,8 @@ async fn stop_gracefully(
         tokio::time::sleep(drain_delay).await;
     }
     info!(log, "closing the listener; waiting for in-flight requests"; "timeout_ms" => timeout.as_millis() as u64);
-    if tokio::time::timeout(timeout, server.stop(true))
-        .await
-        .is_err()
-    {
-        warn!(
-            log,
-            "shutdown timeout passed; cutting the remaining requests"
-        );
+    if tokio::time::timeout(timeout, server.stop(true)).await.is_err() {
+        warn!(log, "shutdown timeout passed; cutting the remaining requests");
         server.stop(false).await;
     }
 }

@@ -1,0 +1,3 @@
+//! The domain's nouns and their identifiers.
+
+pub mod ids;
