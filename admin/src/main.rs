@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use herald::cli::ConfigArgs;
 use std::process::ExitCode;
 
-/// Herald's one-off tasks: migrations and configuration.
+/// Herald's one-off tasks: migrations, configuration and API tokens.
 #[derive(Debug, Parser)]
 #[command(name = "herald-admin", version, about)]
 struct Cli {
@@ -26,6 +26,9 @@ enum Command {
     /// Print, check and explain the configuration.
     #[command(subcommand)]
     Config(commands::config::ConfigCommand),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(commands::token::Token),
 }
 
 fn main() -> ExitCode {
@@ -33,5 +36,6 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Migrate(cmd) => commands::migrate::run(cmd, &cli.config),
         Command::Config(cmd) => commands::config::run(cmd, &cli.config),
+        Command::Token(cmd) => commands::token::run(cmd, &cli.config),
     }
 }

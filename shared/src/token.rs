@@ -35,7 +35,7 @@ pub fn generate() -> Result<NewToken, RandomError> {
     SystemRandom::new().fill(&mut secret).map_err(|_| RandomError)?;
     let secret_text = URL_SAFE_NO_PAD.encode(secret);
     Ok(NewToken {
-        id: format!("tok_{ulid}"),
+        id: format!("{}_{ulid}", crate::model::ids::prefix::TOKEN),
         token: format!("{PREFIX}{ulid}{secret_text}"),
         hash: hash_secret(&secret_text),
     })
@@ -54,7 +54,7 @@ pub fn parse(token: &str) -> Option<(String, &str)> {
     }
     let (id, secret) = rest.split_at(ID_LEN);
     id.parse::<ulid::Ulid>().ok()?;
-    Some((format!("tok_{id}"), secret))
+    Some((format!("{}_{id}", crate::model::ids::prefix::TOKEN), secret))
 }
 
 /// Whether `secret` hashes to `stored_hash`, compared in constant time.

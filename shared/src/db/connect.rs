@@ -43,15 +43,30 @@ pub enum DbError {
     /// No connection could be had from the pool.
     #[error("database connection: {0}")]
     Pool(String),
+    /// A unique constraint refused the row (a taken uid, name or event id).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A query failed.
     #[error("database query: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(diesel::result::Error),
     /// The database did not answer in time.
     #[error("database did not answer within {0:?}")]
     Timeout(Duration),
     /// Running or reading migrations failed.
     #[error("migrations: {0}")]
     Migration(String),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(error: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match error {
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                DbError::Conflict(info.message().to_owned())
+            }
+            other => DbError::Query(other),
+        }
+    }
 }
 
 /// The backend a URL names, by its scheme.

@@ -2,9 +2,13 @@
 //! scheme of `database.url`. Each backend has its own async pool; queries are written once and
 //! expanded per backend by [`with_conn!`].
 
+pub mod application;
 mod connect;
+pub mod event_type;
 pub mod migrate;
+pub mod page;
 pub mod schema;
+pub mod token;
 
 pub use connect::{Backend, DbError, backend_of, redact_url};
 

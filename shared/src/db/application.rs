@@ -1,0 +1,79 @@
+//! Queries on applications. Every lookup is scoped to an organisation: another org's id is
+//! simply not found.
+
+use super::page::{Page, PageRequest};
+use super::schema::application;
+use super::{Database, DbError};
+use crate::with_conn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+/// An application as stored.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = application, treat_none_as_null = true)]
+pub struct ApplicationRow {
+    /// `app_…`
+    pub id: String,
+    /// Owning organisation.
+    pub org_id: String,
+    /// Caller-chosen unique name within the org.
+    pub uid: Option<String>,
+    /// Display name.
+    pub name: String,
+    /// Messages per second, if throttled.
+    pub rate_limit: Option<i32>,
+    /// JSON object of string values.
+    pub metadata: String,
+    /// Created.
+    pub created_at: NaiveDateTime,
+    /// Last changed.
+    pub updated_at: NaiveDateTime,
+}
+
+/// Stores a new application; [`DbError::Conflict`] when its uid is taken.
+pub async fn insert_application(db: &Database, row: &ApplicationRow) -> Result<(), DbError> {
+    with_conn!(db, c => diesel::insert_into(application::table).values(row).execute(c).await)?;
+    Ok(())
+}
+
+/// The org's application with this id or uid.
+pub async fn find_application(db: &Database, org: &str, id_or_uid: &str) -> Result<Option<ApplicationRow>, DbError> {
+    let query = application::table
+        .filter(application::org_id.eq(org))
+        .filter(application::id.eq(id_or_uid).or(application::uid.eq(id_or_uid)));
+    // An id and another application's uid could be equal; the id wins, as in Svix.
+    let mut rows: Vec<ApplicationRow> = with_conn!(db, c => query.load(c).await)?;
+    rows.sort_by_key(|r| r.id != id_or_uid);
+    Ok(rows.into_iter().next())
+}
+
+/// A page of the org's applications, ordered by id (creation time).
+pub async fn list_applications(db: &Database, org: &str, page: &PageRequest) -> Result<Page<ApplicationRow>, DbError> {
+    let base = application::table.filter(application::org_id.eq(org));
+    let after = page.after.clone().unwrap_or_default();
+    let rows: Vec<ApplicationRow> = if page.scan_ascending() {
+        let q = base.filter(application::id.gt(after)).order(application::id.asc()).limit(page.fetch());
+        with_conn!(db, c => q.load(c).await)?
+    } else {
+        let q = base.order(application::id.desc()).limit(page.fetch());
+        match &page.after {
+            Some(after) => with_conn!(db, c => q.filter(application::id.lt(after)).load(c).await)?,
+            None => with_conn!(db, c => q.load(c).await)?,
+        }
+    };
+    Ok(Page::from_rows(rows, page, |r| r.id.clone()))
+}
+
+/// Saves every field of an existing application; [`DbError::Conflict`] when the new uid is taken.
+pub async fn update_application(db: &Database, row: &ApplicationRow) -> Result<(), DbError> {
+    let target = application::table.filter(application::id.eq(&row.id)).filter(application::org_id.eq(&row.org_id));
+    with_conn!(db, c => diesel::update(target).set(row).execute(c).await)?;
+    Ok(())
+}
+
+/// Deletes an application and, by cascade, everything it owns.
+pub async fn delete_application(db: &Database, org: &str, id: &str) -> Result<bool, DbError> {
+    let target = application::table.filter(application::id.eq(id)).filter(application::org_id.eq(org));
+    Ok(with_conn!(db, c => diesel::delete(target).execute(c).await)? > 0)
+}
