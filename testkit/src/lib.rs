@@ -1,9 +1,11 @@
 //! Test support for Herald's integration tests: the real binaries run as child processes, each
 //! test gets its own database on each backend, and tests talk to the processes over real HTTP.
 
+mod api;
 mod database;
 mod process;
 
+pub use api::{Client, Herald};
 pub use database::{TestDb, backends};
 pub use herald::db::Backend;
 pub use process::{Running, TEST_SECRETS_KEYS, bin, get_json, poll_status, run_admin};

@@ -1,5 +1,6 @@
 //! `herald-web`: the HTTP API process. Stateless; run as many as load needs.
 
+mod api;
 mod startup;
 
 use clap::Parser;

@@ -16,7 +16,8 @@ pub fn run(booted: Booted) -> ExitCode {
         address: |c: &Config| (c.serve.host.clone(), c.serve.port),
         workers,
         timeouts: |c: &Config| (c.serve.shutdown.drain_delay, c.serve.shutdown.timeout),
-        routes: |_| {},
+        // Room for the largest payload plus the message's other fields.
+        routes: |cfg, config: &Config| crate::api::routes(cfg, config.api.max_payload_bytes + 64 * 1024),
     };
     serve_until_stopped(&booted, plan)
 }

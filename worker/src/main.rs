@@ -27,7 +27,7 @@ fn main() -> ExitCode {
         address: |c: &Config| (c.worker.host.clone(), c.worker.port),
         workers: 1,
         timeouts: |c: &Config| (Duration::ZERO, c.worker.shutdown_timeout),
-        routes: |_| {},
+        routes: |_, _| {},
     };
     serve_until_stopped(&booted, plan)
 }

@@ -1,12 +1,12 @@
 //! Choosing the backend from the URL and opening connections: TLS through rustls for managed
 //! databases, and the SQLite pragmas that make it safe to share between processes.
 
-use super::{Database, SqliteAsync};
+use super::Database;
 use crate::config;
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -144,30 +144,6 @@ fn establish_postgres(url: &str) -> BoxFuture<'_, diesel::ConnectionResult<Async
 pub const SQLITE_PRAGMAS: &str =
     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
 
-fn establish_sqlite(path: &str) -> BoxFuture<'_, diesel::ConnectionResult<SqliteAsync>> {
-    async move {
-        let mut conn = SqliteAsync::establish(path).await?;
-        // Switching a new database to WAL while another process does the same can answer
-        // "database is locked" without waiting on busy_timeout (SQLite's deadlock avoidance),
-        // so that one step is retried.
-        let mut attempts = 0;
-        loop {
-            match conn.batch_execute(SQLITE_PRAGMAS).await {
-                Ok(()) => return Ok(conn),
-                Err(e) if attempts < SQLITE_PRAGMA_RETRIES && e.to_string().contains("locked") => {
-                    attempts += 1;
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Err(e) => return Err(ConnectionError::BadConnection(e.to_string())),
-            }
-        }
-    }
-    .boxed()
-}
-
-/// How often the start-up pragmas are retried while another process holds the database.
-const SQLITE_PRAGMA_RETRIES: u32 = 200;
-
 fn manager<C>(
     url: String,
     connect_timeout: Duration,
@@ -223,7 +199,16 @@ pub(super) fn build_pool(config: &config::Database, max_size: usize) -> Result<D
             max_size,
         )?),
         Backend::Sqlite => {
-            Database::Sqlite(pool(manager(sqlite_path(&url), timeout, establish_sqlite), config, max_size)?)
+            let manager =
+                super::SqliteManager { path: sqlite_path(&url), pragmas: SQLITE_PRAGMAS, connect_timeout: timeout };
+            let pool = deadpool::managed::Pool::builder(manager)
+                .max_size(max_size.max(1))
+                .wait_timeout(Some(config.pool.acquire_timeout))
+                .create_timeout(Some(config.pool.connect_timeout))
+                .runtime(deadpool::Runtime::Tokio1)
+                .build()
+                .map_err(|e| DbError::Pool(e.to_string()))?;
+            Database::Sqlite(pool)
         }
     })
 }

@@ -8,19 +8,16 @@ pub mod event_type;
 pub mod migrate;
 pub mod page;
 pub mod schema;
+mod sqlite;
 pub mod token;
 
 pub use connect::{Backend, DbError, backend_of, redact_url};
+pub use sqlite::{SqliteAsync, SqliteManager};
 
 use crate::config;
-use diesel::sqlite::SqliteConnection;
 use diesel_async::pooled_connection::deadpool::{Object, Pool};
-use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{AsyncMysqlConnection, AsyncPgConnection};
 use std::time::Duration;
-
-/// The SQLite connection type: diesel's sync connection run on tokio's blocking threads.
-pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
 
 /// A pool of connections to the configured database.
 #[derive(Clone)]
@@ -30,7 +27,7 @@ pub enum Database {
     /// MySQL or MariaDB.
     Mysql(Pool<AsyncMysqlConnection>),
     /// SQLite (bundled).
-    Sqlite(Pool<SqliteAsync>),
+    Sqlite(deadpool::managed::Pool<SqliteManager>),
 }
 
 /// A connection checked out of a [`Database`] pool.
@@ -42,7 +39,7 @@ pub enum Conn {
     /// MySQL or MariaDB.
     Mysql(Object<AsyncMysqlConnection>),
     /// SQLite.
-    Sqlite(Object<SqliteAsync>),
+    Sqlite(deadpool::managed::Object<SqliteManager>),
 }
 
 /// Runs one block of ordinary diesel DSL on whichever backend `$db` uses: the block is expanded
@@ -94,7 +91,7 @@ impl Database {
         Ok(match self {
             Database::Postgres(p) => Conn::Postgres(p.get().await.map_err(pool_error)?),
             Database::Mysql(p) => Conn::Mysql(p.get().await.map_err(pool_error)?),
-            Database::Sqlite(p) => Conn::Sqlite(p.get().await.map_err(pool_error)?),
+            Database::Sqlite(p) => Conn::Sqlite(p.get().await.map_err(|e| DbError::Pool(e.to_string()))?),
         })
     }
 

@@ -39,12 +39,20 @@ pub async fn readiness_report(state: &Context) -> (bool, Value) {
     let draining = state.readiness.is_draining();
     check("shutdown", !draining, json!({ "state": if draining { "stopping" } else { "running" } }));
     let backend = state.db.backend().name();
-    match tokio::time::timeout(PROBE_TIMEOUT, migrate::status(&state.db)).await {
-        Ok(Ok(status)) => {
+    // The probe runs on its own task so that the timeout abandons the wait, not a half-done
+    // database call (which would leave its pooled connection unusable).
+    let db = state.db.clone();
+    let probe = actix_web::rt::spawn(async move { migrate::status(&db).await });
+    match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
+        Ok(Err(join)) => {
+            check("database", false, json!({ "backend": backend, "error": join.to_string() }));
+            check("migrations", false, json!({ "error": "unknown while the database is unreachable" }));
+        }
+        Ok(Ok(Ok(status))) => {
             check("database", true, json!({ "backend": backend }));
             check("migrations", status.pending.is_empty(), json!({ "pending": status.pending }));
         }
-        Ok(Err(e)) => {
+        Ok(Ok(Err(e))) => {
             check("database", false, json!({ "backend": backend, "error": e.to_string() }));
             check("migrations", false, json!({ "error": "unknown while the database is unreachable" }));
         }

@@ -33,7 +33,7 @@ pub struct HttpPlan {
     /// Drain delay and shutdown timeout, read live at stop time.
     pub timeouts: fn(&Config) -> (Duration, Duration),
     /// The process's own routes, besides the health endpoints.
-    pub routes: fn(&mut web::ServiceConfig),
+    pub routes: fn(&mut web::ServiceConfig, &Config),
 }
 
 /// Runs the process's server on an actix system until it has stopped; the exit status to return.
@@ -85,7 +85,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
             .app_data(web::Data::new(context))
             .wrap(from_fn(move |req, next| request_log(request_logger.clone(), req, next)))
             .configure(health_routes)
-            .configure(routes)
+            .configure(|cfg| routes(cfg, &app_config.get()))
             .default_service(web::to(not_found))
     })
     .workers(workers)

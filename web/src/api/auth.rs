@@ -1,0 +1,67 @@
+//! Who is calling: `Authorization: Bearer <token>`, checked against the stored hash in constant
+//! time. Org tokens see their organisation; app-portal tokens see only their application.
+
+use super::error::ApiError;
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::Utc;
+use futures_util::future::LocalBoxFuture;
+use herald::context::Context;
+use herald::db::token::find_token;
+use herald::token;
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The organisation the token acts for.
+    pub org_id: String,
+    /// Set for app-portal tokens: the one application they may see.
+    pub app_id: Option<String>,
+}
+
+impl Caller {
+    /// Refuses app-portal tokens on org-wide operations.
+    pub fn require_org(&self) -> Result<(), ApiError> {
+        match self.app_id {
+            None => Ok(()),
+            Some(_) => Err(ApiError::Forbidden("This operation needs an organisation token")),
+        }
+    }
+
+    /// Whether the caller may see application `app_id` (an id, not a uid).
+    pub fn can_see_app(&self, app_id: &str) -> bool {
+        self.app_id.as_deref().is_none_or(|own| own == app_id)
+    }
+}
+
+const MISSING: &str = "Missing or malformed Authorization header: use 'Bearer <token>'";
+const INVALID: &str = "Invalid, expired or revoked token";
+
+async fn authenticate(context: Option<web::Data<Context>>, header: Option<String>) -> Result<Caller, ApiError> {
+    let context = context.ok_or_else(|| ApiError::Internal("no context".into()))?;
+    let header = header.ok_or(ApiError::Unauthorized(MISSING))?;
+    let presented = header.strip_prefix("Bearer ").map(str::trim).ok_or(ApiError::Unauthorized(MISSING))?;
+    let (id, secret) = token::parse(presented).ok_or(ApiError::Unauthorized(INVALID))?;
+    let row = find_token(&context.db, &id).await?.ok_or(ApiError::Unauthorized(INVALID))?;
+    let now = Utc::now().naive_utc();
+    let live = row.revoked_at.is_none() && row.expires_at.is_none_or(|at| at > now);
+    if !token::verify(secret, &row.token_hash) || !live {
+        return Err(ApiError::Unauthorized(INVALID));
+    }
+    Ok(Caller { org_id: row.org_id, app_id: row.app_id })
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let context = req.app_data::<web::Data<Context>>().cloned();
+        let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        // Run on its own task: when another extractor fails first, this future is dropped, and a
+        // database call abandoned halfway would leave its pooled connection unusable.
+        let task = actix_web::rt::spawn(authenticate(context, header));
+        Box::pin(async move { task.await.map_err(|e| ApiError::Internal(format!("authentication task: {e}")))? })
+    }
+}

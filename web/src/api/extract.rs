@@ -1,0 +1,78 @@
+//! How request bodies, queries and paths are read: JSON only, size-limited, and every failure a
+//! clear 4xx in Svix's error shapes.
+
+use super::error::{ApiError, FieldError};
+use actix_web::error::{JsonPayloadError, QueryPayloadError};
+use actix_web::web;
+use serde::{Deserialize, Deserializer};
+
+/// The JSON body reader: `limit` bytes at most; malformed or mistyped bodies get 400/422.
+pub fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default().limit(limit).error_handler(|error, _req| {
+        match error {
+            JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                ApiError::PayloadTooLarge(format!("The request body is larger than {limit} bytes"))
+            }
+            JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+            JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::Validation(vec![FieldError {
+                loc: vec!["body".into()],
+                msg: e.to_string(),
+                kind: "type_error".into(),
+            }]),
+            JsonPayloadError::Deserialize(e) => {
+                ApiError::BadRequest("invalid_json", format!("The body is not valid JSON: {e}"))
+            }
+            other => ApiError::BadRequest("bad_request", other.to_string()),
+        }
+        .into()
+    })
+}
+
+/// The query string reader: wrong types get 422.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _req| {
+        let msg = match error {
+            QueryPayloadError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        ApiError::Validation(vec![FieldError { loc: vec!["query".into()], msg, kind: "type_error".into() }]).into()
+    })
+}
+
+/// For PATCH bodies: tells "absent" (`None`) from "null" (`Some(None)`). Use with
+/// `#[serde(default, deserialize_with = "present")]`.
+pub fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}
+
+/// Svix's identifier charset for uids, event type names, channels.
+pub fn valid_name(text: &str, max: usize) -> bool {
+    !text.is_empty()
+        && text.len() <= max
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// Collects field errors and turns them into one 422.
+#[derive(Default)]
+pub struct Checks(Vec<FieldError>);
+
+impl Checks {
+    /// Records a problem at `loc` when `ok` is false.
+    pub fn check(&mut self, ok: bool, loc: &[&str], msg: &str) -> &mut Self {
+        if !ok {
+            self.0.push(FieldError::new(loc, msg));
+        }
+        self
+    }
+
+    /// A `uid`-style field: optional, `[a-zA-Z0-9-_.]`, 1 to 256 characters.
+    pub fn name_field(&mut self, value: Option<&str>, loc: &[&str]) -> &mut Self {
+        let ok = value.is_none_or(|v| valid_name(v, 256));
+        self.check(ok, loc, "must be 1 to 256 characters of a-z, A-Z, 0-9, '-', '_' or '.'")
+    }
+
+    /// Ok when nothing was recorded.
+    pub fn finish(&mut self) -> Result<(), ApiError> {
+        if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(std::mem::take(&mut self.0))) }
+    }
+}

@@ -1,0 +1,23 @@
+//! The management API under `/api/v1`, compatible with Svix's. One module per resource.
+
+mod application;
+mod auth;
+mod error;
+mod event_type;
+mod extract;
+mod health;
+mod page;
+
+use actix_web::web;
+
+/// Registers every API route under `/api/v1`, with the JSON and query readers configured.
+pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    cfg.service(
+        web::scope("/api/v1")
+            .app_data(extract::json_config(max_body_bytes))
+            .app_data(extract::query_config())
+            .configure(health::routes)
+            .configure(application::routes)
+            .configure(event_type::routes),
+    );
+}

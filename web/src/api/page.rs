@@ -1,0 +1,81 @@
+//! List parameters and list bodies, as Svix has them: `limit` (default 50, at most 250),
+//! `iterator`, `order`; `{data, done, iterator, prevIterator}`.
+
+use herald::db::page::{Order, Page, PageRequest};
+use serde::{Deserialize, Serialize};
+
+/// Default page size.
+const DEFAULT_LIMIT: usize = 50;
+/// Largest page size; larger requests get this many.
+const MAX_LIMIT: usize = 250;
+
+/// `order` in a query string.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Ordering {
+    /// Oldest first.
+    Ascending,
+    /// Newest first.
+    Descending,
+}
+
+/// The pagination part of a list query.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// Page size.
+    pub limit: Option<u64>,
+    /// Where to continue.
+    pub iterator: Option<String>,
+    /// Sort order.
+    pub order: Option<Ordering>,
+}
+
+impl ListQuery {
+    /// The page to fetch; `default` is the listing's natural order.
+    pub fn page(&self, default: Order) -> PageRequest {
+        let limit = self.limit.map_or(DEFAULT_LIMIT, |l| (l as usize).clamp(1, MAX_LIMIT));
+        let order = match self.order {
+            Some(Ordering::Ascending) => Order::Ascending,
+            Some(Ordering::Descending) => Order::Descending,
+            None => default,
+        };
+        PageRequest::new(limit, self.iterator.as_deref(), order)
+    }
+}
+
+/// A list response.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListOut<T> {
+    /// The items.
+    pub data: Vec<T>,
+    /// No more items in this direction.
+    pub done: bool,
+    /// Pass as `iterator` for the next page.
+    pub iterator: Option<String>,
+    /// Pass as `iterator` for the previous page.
+    pub prev_iterator: Option<String>,
+}
+
+impl<T> ListOut<T> {
+    /// Maps a page of rows to a response.
+    pub fn from_page<R>(page: Page<R>, map: impl FnMut(R) -> T) -> Self {
+        ListOut {
+            data: page.data.into_iter().map(map).collect(),
+            done: page.done,
+            iterator: page.iterator,
+            prev_iterator: page.prev_iterator,
+        }
+    }
+}
+
+/// Formats a stored UTC time the way Svix does (RFC 3339, `Z`).
+pub fn timestamp(time: chrono::NaiveDateTime) -> String {
+    time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Now, at the microsecond precision every backend stores.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::SubsecRound;
+    chrono::Utc::now().naive_utc().trunc_subsecs(6)
+}
