@@ -2,6 +2,7 @@
 //! live config, database, logger, readiness. Nothing reaches for globals.
 
 use crate::config::ConfigHandle;
+use crate::crypto::SecretBox;
 use crate::db::Database;
 use crate::lifecycle::Readiness;
 use slog::Logger;
@@ -18,4 +19,6 @@ pub struct Context {
     pub log: Logger,
     /// Stop and broker state, for readiness.
     pub readiness: Arc<Readiness>,
+    /// Seals and opens secrets stored in the database.
+    pub secrets: Arc<SecretBox>,
 }

@@ -4,6 +4,7 @@
 
 pub mod application;
 mod connect;
+pub mod endpoint;
 pub mod event_type;
 pub mod migrate;
 pub mod page;

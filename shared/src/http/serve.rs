@@ -70,6 +70,8 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
         tokio::spawn(queue::monitor_broker(cfg.queue.url.clone(), readiness.clone(), log.clone()));
     }
 
+    // Validation guarantees web and worker have at least one well-formed key.
+    let secrets = Arc::new(crate::crypto::SecretBox::new(&cfg.secrets.keys).map_err(std::io::Error::other)?);
     let db_config = cfg.database.clone();
     let (app_log, app_config, app_readiness, routes) = (log.clone(), config.clone(), readiness.clone(), plan.routes);
     let server = HttpServer::new(move || {
@@ -79,6 +81,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
             config: app_config.clone(),
             log: app_log.clone(),
             readiness: app_readiness.clone(),
+            secrets: secrets.clone(),
         };
         let request_logger = app_log.clone();
         App::new()

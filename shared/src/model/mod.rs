@@ -1,3 +1,4 @@
 //! The domain's nouns and their identifiers.
 
 pub mod ids;
+pub mod secret;

@@ -2,6 +2,7 @@
 
 mod application;
 mod auth;
+mod endpoint;
 mod error;
 mod event_type;
 mod extract;
@@ -18,6 +19,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .app_data(extract::query_config())
             .configure(health::routes)
             .configure(application::routes)
-            .configure(event_type::routes),
+            .configure(event_type::routes)
+            .configure(endpoint::routes),
     );
 }

@@ -1,0 +1,112 @@
+//! Queries on endpoints, always within one application.
+
+use super::page::{Page, PageRequest};
+use super::schema::{delivery, endpoint};
+use super::{Database, DbError};
+use crate::with_conn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+/// An endpoint as stored.
+#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
+#[diesel(table_name = endpoint, treat_none_as_null = true)]
+pub struct EndpointRow {
+    /// `ep_…`
+    pub id: String,
+    /// Owning application.
+    pub app_id: String,
+    /// Caller-chosen unique name within the application.
+    pub uid: Option<String>,
+    /// Where deliveries go.
+    pub url: String,
+    /// For humans.
+    pub description: String,
+    /// Receives nothing while true.
+    pub disabled: bool,
+    /// Deliveries per second, if limited.
+    pub rate_limit: Option<i32>,
+    /// JSON array of event type names, if filtered.
+    pub filter_types: Option<String>,
+    /// JSON array of channels, if filtered.
+    pub channels: Option<String>,
+    /// JSON object of extra headers.
+    pub headers: String,
+    /// The signing secret, sealed with the configured key.
+    pub secret: String,
+    /// JSON array of `{secret, expires_at}` still signing during their grace period.
+    pub previous_secrets: String,
+    /// JSON array of retry delays in seconds, if not the default.
+    pub retry_schedule: Option<String>,
+    /// JSON object of string values.
+    pub metadata: String,
+    /// Bumped on every change.
+    pub version: i32,
+    /// Start of the current run of failures.
+    pub first_failure_at: Option<NaiveDateTime>,
+    /// Created.
+    pub created_at: NaiveDateTime,
+    /// Last changed.
+    pub updated_at: NaiveDateTime,
+}
+
+/// Stores a new endpoint; [`DbError::Conflict`] when its uid is taken in the application.
+pub async fn insert_endpoint(db: &Database, row: &EndpointRow) -> Result<(), DbError> {
+    with_conn!(db, c => diesel::insert_into(endpoint::table).values(row).execute(c).await)?;
+    Ok(())
+}
+
+/// The application's endpoint with this id or uid (the id wins a tie).
+pub async fn find_endpoint(db: &Database, app_id: &str, id_or_uid: &str) -> Result<Option<EndpointRow>, DbError> {
+    let query = endpoint::table
+        .filter(endpoint::app_id.eq(app_id))
+        .filter(endpoint::id.eq(id_or_uid).or(endpoint::uid.eq(id_or_uid)));
+    let mut rows: Vec<EndpointRow> = with_conn!(db, c => query.load(c).await)?;
+    rows.sort_by_key(|r| r.id != id_or_uid);
+    Ok(rows.into_iter().next())
+}
+
+/// A page of the application's endpoints, by id.
+pub async fn list_endpoints(db: &Database, app_id: &str, page: &PageRequest) -> Result<Page<EndpointRow>, DbError> {
+    let base = endpoint::table.filter(endpoint::app_id.eq(app_id));
+    let after = page.after.clone().unwrap_or_default();
+    let rows: Vec<EndpointRow> = if page.scan_ascending() {
+        let q = base.filter(endpoint::id.gt(after)).order(endpoint::id.asc()).limit(page.fetch());
+        with_conn!(db, c => q.load(c).await)?
+    } else {
+        let q = base.order(endpoint::id.desc()).limit(page.fetch());
+        match &page.after {
+            Some(after) => with_conn!(db, c => q.filter(endpoint::id.lt(after)).load(c).await)?,
+            None => with_conn!(db, c => q.load(c).await)?,
+        }
+    };
+    Ok(Page::from_rows(rows, page, |r| r.id.clone()))
+}
+
+/// Every enabled endpoint of an application (for fan-out).
+pub async fn enabled_endpoints(db: &Database, app_id: &str) -> Result<Vec<EndpointRow>, DbError> {
+    let query = endpoint::table.filter(endpoint::app_id.eq(app_id)).filter(endpoint::disabled.eq(false));
+    Ok(with_conn!(db, c => query.load(c).await)?)
+}
+
+/// Saves every field of an existing endpoint.
+pub async fn update_endpoint(db: &Database, row: &EndpointRow) -> Result<(), DbError> {
+    let target = endpoint::table.filter(endpoint::id.eq(&row.id)).filter(endpoint::app_id.eq(&row.app_id));
+    with_conn!(db, c => diesel::update(target).set(row).execute(c).await)?;
+    Ok(())
+}
+
+/// Deletes an endpoint and, by cascade, its deliveries and attempts.
+pub async fn delete_endpoint(db: &Database, app_id: &str, id: &str) -> Result<bool, DbError> {
+    let target = endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::app_id.eq(app_id));
+    Ok(with_conn!(db, c => diesel::delete(target).execute(c).await)? > 0)
+}
+
+/// How many of the endpoint's deliveries are in each status code.
+pub async fn delivery_counts(db: &Database, endpoint_id: &str) -> Result<Vec<(i16, i64)>, DbError> {
+    let query = delivery::table
+        .filter(delivery::endpoint_id.eq(endpoint_id))
+        .group_by(delivery::status)
+        .select((delivery::status, diesel::dsl::count_star()));
+    Ok(with_conn!(db, c => query.load(c).await)?)
+}

@@ -1,0 +1,112 @@
+//! Endpoints through real HTTP on every backend: CRUD, secrets (generated, supplied, rotated),
+//! custom headers, stats, validation, and isolation between applications and orgs.
+
+use serde_json::json;
+use testkit::{Herald, backends};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoints_on_every_backend() {
+    for backend in backends() {
+        let Some(herald) = Herald::start(backend).await else { continue };
+        let name = backend.name();
+        let api = herald.client("org-a");
+        api.post("/app", &json!({"name": "A", "uid": "app-a"})).await;
+        api.post("/app", &json!({"name": "B", "uid": "app-b"})).await;
+
+        let (status, ep) = api
+            .post(
+                "/app/app-a/endpoint",
+                &json!({"url": "https://example.com/hook", "uid": "ep-1", "eventTypes": ["user.signup"], "channels": ["c1"], "metadata": {"k": "v"}}),
+            )
+            .await;
+        assert_eq!(status, 201, "{name}: {ep}");
+        let id = ep["id"].as_str().unwrap().to_owned();
+        assert!(id.starts_with("ep_"));
+        assert_eq!(ep["eventTypes"], json!(["user.signup"]));
+        assert_eq!(ep["channels"], json!(["c1"]));
+        assert_eq!(ep["disabled"], false);
+        assert!(ep.get("secret").is_none(), "the secret is not part of EndpointOut");
+
+        // Lookups by id and uid, only under the right application.
+        assert_eq!(api.get("/app/app-a/endpoint/ep-1").await.1["id"], id.as_str());
+        assert_eq!(api.get(&format!("/app/app-a/endpoint/{id}")).await.0, 200);
+        assert_eq!(api.get(&format!("/app/app-b/endpoint/{id}")).await.0, 404, "{name}: another app's endpoint");
+        assert_eq!(herald.client("org-b").get(&format!("/app/app-a/endpoint/{id}")).await.0, 404);
+        assert_eq!(api.post("/app/app-a/endpoint", &json!({"url": "https://x.example", "uid": "ep-1"})).await.0, 409);
+        assert_eq!(
+            api.post("/app/app-b/endpoint", &json!({"url": "https://x.example", "uid": "ep-1"})).await.0,
+            201,
+            "uids are per app"
+        );
+
+        // The secret: generated as whsec_ + base64 of 24 bytes; rotation returns the new one.
+        let (status, secret) = api.get("/app/app-a/endpoint/ep-1/secret").await;
+        assert_eq!(status, 200);
+        let first = secret["key"].as_str().unwrap().to_owned();
+        assert!(first.starts_with("whsec_") && first.len() == 38, "{first}");
+        let (status, rotated) = api.post("/app/app-a/endpoint/ep-1/secret/rotate", &json!({})).await;
+        assert_eq!(status, 200, "{name}: {rotated}");
+        let second = rotated["key"].as_str().unwrap().to_owned();
+        assert_ne!(first, second);
+        assert_eq!(api.get("/app/app-a/endpoint/ep-1/secret").await.1["key"], second.as_str());
+        let chosen = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let (_, rotated) = api.post("/app/app-a/endpoint/ep-1/secret/rotate", &json!({"key": chosen})).await;
+        assert_eq!(rotated["key"], chosen);
+        assert_eq!(api.post("/app/app-a/endpoint/ep-1/secret/rotate", &json!({"key": "whsec_short"})).await.0, 422);
+        let (_, supplied) = api
+            .post(
+                "/app/app-a/endpoint",
+                &json!({"url": "https://example.com/2", "secret": "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}),
+            )
+            .await;
+        let path = format!("/app/app-a/endpoint/{}/secret", supplied["id"].as_str().unwrap());
+        assert_eq!(api.get(&path).await.1["key"], chosen, "a supplied secret gets its whsec_ prefix");
+
+        // Headers.
+        assert_eq!(
+            api.put("/app/app-a/endpoint/ep-1/headers", &json!({"headers": {"X-One": "1", "X-Two": "2"}})).await.0,
+            204
+        );
+        assert_eq!(
+            api.patch("/app/app-a/endpoint/ep-1/headers", &json!({"headers": {"X-One": null, "X-Three": "3"}})).await.0,
+            204
+        );
+        let (_, headers) = api.get("/app/app-a/endpoint/ep-1/headers").await;
+        assert_eq!(headers["headers"], json!({"X-Three": "3", "X-Two": "2"}), "{name}");
+        assert_eq!(api.put("/app/app-a/endpoint/ep-1/headers", &json!({"headers": {"webhook-id": "x"}})).await.0, 422);
+        assert_eq!(api.put("/app/app-a/endpoint/ep-1/headers", &json!({"headers": {"bad header": "x"}})).await.0, 422);
+
+        // Update, patch, stats, delete.
+        let (status, body) =
+            api.put("/app/app-a/endpoint/ep-1", &json!({"url": "https://example.com/new", "uid": "ep-1"})).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["eventTypes"], serde_json::Value::Null, "PUT replaces filters");
+        let (_, body) = api.patch("/app/app-a/endpoint/ep-1", &json!({"disabled": true, "channels": ["c2"]})).await;
+        assert_eq!((body["disabled"].as_bool(), body["channels"].clone()), (Some(true), json!(["c2"])));
+        assert_eq!(body["url"], "https://example.com/new");
+        let (status, stats) = api.get("/app/app-a/endpoint/ep-1/stats").await;
+        assert_eq!(status, 200);
+        assert_eq!(stats, json!({"success": 0, "fail": 0, "pending": 0, "sending": 0, "canceled": 0}));
+        let (_, list) = api.get("/app/app-a/endpoint").await;
+        assert_eq!(list["data"].as_array().unwrap().len(), 2, "{name}");
+        assert_eq!(api.delete("/app/app-a/endpoint/ep-1").await.0, 204);
+        assert_eq!(api.get("/app/app-a/endpoint/ep-1").await.0, 404);
+
+        // Invalid input.
+        for bad in [
+            json!({"url": "ftp://example.com"}),
+            json!({"url": "not a url"}),
+            json!({"url": "https://e.com", "eventTypes": []}),
+            json!({"url": "https://e.com", "channels": ["a b"]}),
+            json!({"url": "https://e.com", "throttleRate": 0}),
+            json!({"url": "https://e.com", "secret": "whsec_tooshort"}),
+            json!({"uid": "x"}),
+        ] {
+            let (status, body) = api.post("/app/app-a/endpoint", &bad).await;
+            assert_eq!(status, 422, "{name}: {bad} → {body}");
+        }
+        // Deleting the application removes its endpoints.
+        assert_eq!(api.delete("/app/app-b").await.0, 204);
+        assert_eq!(api.get("/app/app-b/endpoint").await.0, 404);
+    }
+}
