@@ -6,6 +6,7 @@ pub mod application;
 mod connect;
 pub mod endpoint;
 pub mod event_type;
+pub mod message;
 pub mod migrate;
 pub mod page;
 pub mod schema;

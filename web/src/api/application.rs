@@ -26,7 +26,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// `ApplicationIn`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ApplicationIn {
     name: String,
@@ -100,6 +100,32 @@ fn metadata_text(metadata: &BTreeMap<String, String>) -> String {
 pub async fn visible_app(context: &Context, caller: &Caller, id_or_uid: &str) -> Result<ApplicationRow, ApiError> {
     let row = find_application(&context.db, &caller.org_id, id_or_uid).await?.ok_or(ApiError::NotFound)?;
     if caller.can_see_app(&row.id) { Ok(row) } else { Err(ApiError::NotFound) }
+}
+
+/// The application a message names: found by id or uid, or (org tokens only) created from
+/// `app_in` with the path as its uid when missing.
+pub async fn create_or_find_app(
+    context: &Context,
+    caller: &Caller,
+    id_or_uid: &str,
+    app_in: &ApplicationIn,
+) -> Result<ApplicationRow, ApiError> {
+    match visible_app(context, caller, id_or_uid).await {
+        Err(ApiError::NotFound) => {
+            caller.require_org()?;
+            let uid = app_in.uid.clone().unwrap_or_else(|| id_or_uid.to_owned());
+            check_fields(Some(&app_in.name), Some(&uid), app_in.throttle_rate)?;
+            let body = ApplicationIn { uid: Some(uid), ..app_in.clone() };
+            let row = new_row(&caller.org_id, body);
+            match insert_application(&context.db, &row).await {
+                // Two messages racing to create the same application: the loser uses the winner's.
+                Err(herald::db::DbError::Conflict(_)) => visible_app(context, caller, id_or_uid).await,
+                Err(e) => Err(e.into()),
+                Ok(()) => Ok(row),
+            }
+        }
+        other => other,
+    }
 }
 
 async fn list(

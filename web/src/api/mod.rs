@@ -7,6 +7,7 @@ mod error;
 mod event_type;
 mod extract;
 mod health;
+mod message;
 mod page;
 
 use actix_web::web;
@@ -20,6 +21,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .configure(health::routes)
             .configure(application::routes)
             .configure(event_type::routes)
-            .configure(endpoint::routes),
+            .configure(endpoint::routes)
+            .configure(message::routes),
     );
 }

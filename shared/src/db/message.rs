@@ -1,0 +1,114 @@
+//! Queries on messages. A new message is the outbox record: `dispatched_at` stays empty until a
+//! worker has fanned it out, so a crash between the insert and any queue publish loses nothing.
+
+use super::page::{Page, PageRequest};
+use super::schema::message;
+use super::{Database, DbError};
+use crate::with_conn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+/// A message as stored.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = message)]
+pub struct MessageRow {
+    /// `msg_…`
+    pub id: String,
+    /// Owning application.
+    pub app_id: String,
+    /// Owning organisation.
+    pub org_id: String,
+    /// Event type name.
+    pub event_type: String,
+    /// Caller-chosen id, unique per application.
+    pub event_id: Option<String>,
+    /// JSON array of channels.
+    pub channels: Option<String>,
+    /// JSON array of tags.
+    pub tags: Option<String>,
+    /// JSON payload; `None` once expunged.
+    pub payload: Option<String>,
+    /// Created.
+    pub created_at: NaiveDateTime,
+    /// When the payload may be removed.
+    pub expires_at: Option<NaiveDateTime>,
+    /// When a worker fanned it out.
+    pub dispatched_at: Option<NaiveDateTime>,
+}
+
+/// Stores a new message; [`DbError::Conflict`] when its event id was used before in the app.
+pub async fn insert_message(db: &Database, row: &MessageRow) -> Result<(), DbError> {
+    with_conn!(db, c => diesel::insert_into(message::table).values(row).execute(c).await)?;
+    Ok(())
+}
+
+/// The application's message with this id or event id.
+pub async fn find_message(db: &Database, app_id: &str, id_or_event_id: &str) -> Result<Option<MessageRow>, DbError> {
+    let query = message::table
+        .filter(message::app_id.eq(app_id))
+        .filter(message::id.eq(id_or_event_id).or(message::event_id.eq(id_or_event_id)));
+    let mut rows: Vec<MessageRow> = with_conn!(db, c => query.load(c).await)?;
+    rows.sort_by_key(|r| r.id != id_or_event_id);
+    Ok(rows.into_iter().next())
+}
+
+/// Filters of a message listing.
+#[derive(Debug, Default, Clone)]
+pub struct MessageFilter {
+    /// Only messages sent on this channel.
+    pub channel: Option<String>,
+    /// Only these event types.
+    pub event_types: Vec<String>,
+    /// Created strictly before.
+    pub before: Option<NaiveDateTime>,
+    /// Created strictly after.
+    pub after: Option<NaiveDateTime>,
+}
+
+/// A page of the application's messages, newest first unless asked otherwise.
+pub async fn list_messages(
+    db: &Database,
+    app_id: &str,
+    filter: &MessageFilter,
+    page: &PageRequest,
+) -> Result<Page<MessageRow>, DbError> {
+    // Bounds that are absent become ones that match everything, so one query shape serves all.
+    // The sentinels stay inside every backend's range (MySQL DATETIME spans years 1000 to 9999).
+    let before = filter.before.unwrap_or_else(|| far(9999, 12, 31));
+    let after = filter.after.unwrap_or_else(|| far(1000, 1, 1));
+    let channel = filter.channel.as_ref().map(|c| format!("%\"{}\"%", c.replace(['%', '_'], "")));
+    let types = filter.event_types.clone();
+    let any_type = types.is_empty();
+    let key = page.after.clone();
+    let ascending = page.scan_ascending();
+    let rows: Vec<MessageRow> = with_conn!(db, c => {
+        let mut q = message::table
+            .filter(message::app_id.eq(app_id))
+            .filter(message::created_at.lt(before))
+            .filter(message::created_at.gt(after))
+            .filter(message::event_type.eq_any(types.clone()).or(any_type.into_sql::<diesel::sql_types::Bool>()))
+            .into_boxed();
+        if let Some(pattern) = &channel {
+            q = q.filter(message::channels.like(pattern.clone()));
+        }
+        q = match (&key, ascending) {
+            (Some(k), true) => q.filter(message::id.gt(k.clone())).order(message::id.asc()),
+            (None, true) => q.order(message::id.asc()),
+            (Some(k), false) => q.filter(message::id.lt(k.clone())).order(message::id.desc()),
+            (None, false) => q.order(message::id.desc()),
+        };
+        q.limit(page.fetch()).load(c).await
+    })?;
+    Ok(Page::from_rows(rows, page, |r| r.id.clone()))
+}
+
+fn far(year: i32, month: u32, day: u32) -> NaiveDateTime {
+    chrono::NaiveDate::from_ymd_opt(year, month, day).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
+}
+
+/// Removes a message's payload (the record and its attempts stay).
+pub async fn expunge_payload(db: &Database, id: &str) -> Result<bool, DbError> {
+    let target = message::table.filter(message::id.eq(id));
+    Ok(with_conn!(db, c => diesel::update(target).set(message::payload.eq(None::<String>)).execute(c).await)? > 0)
+}

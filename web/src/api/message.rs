@@ -1,0 +1,214 @@
+//! `/api/v1/app/{app_id}/msg`: messages — create (202; the message is stored and waits for a
+//! worker to fan it out), list with filters, get by id or event id, expunge the payload.
+
+use super::application::{ApplicationIn, create_or_find_app, visible_app};
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{Checks, valid_name};
+use super::page::{ListOut, ListQuery, now, timestamp};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDateTime;
+use herald::context::Context;
+use herald::db::message::{MessageFilter, MessageRow, expunge_payload, find_message, insert_message, list_messages};
+use herald::db::page::Order;
+use herald::model::ids::{new_id, prefix};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use serde_json::value::RawValue;
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/app/{app_id}/msg", web::get().to(list))
+        .route("/app/{app_id}/msg", web::post().to(create))
+        .route("/app/{app_id}/msg/{msg_id}", web::get().to(get))
+        .route("/app/{app_id}/msg/{msg_id}/content", web::delete().to(expunge));
+}
+
+/// `MessageIn`. The payload is kept as the caller's raw JSON text: never re-serialised, so what
+/// receivers get (and what signatures cover) is byte for byte what was sent.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageIn {
+    event_type: String,
+    event_id: Option<String>,
+    payload: Box<RawValue>,
+    channels: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    payload_retention_period: Option<i64>,
+    application: Option<ApplicationIn>,
+}
+
+/// `MessageOut`
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageOut {
+    id: String,
+    event_type: String,
+    event_id: Option<String>,
+    channels: Option<Vec<String>>,
+    tags: Option<Vec<String>>,
+    payload: Box<RawValue>,
+    timestamp: String,
+}
+
+fn empty_object() -> Box<RawValue> {
+    RawValue::from_string("{}".into()).unwrap_or_else(|_| unreachable!("{{}} is JSON"))
+}
+
+impl MessageOut {
+    /// The response form of a row; without content the payload is `{}` (as Svix answers).
+    pub fn new(row: MessageRow, with_content: bool) -> Self {
+        let payload = row
+            .payload
+            .filter(|_| with_content)
+            .and_then(|p| RawValue::from_string(p).ok())
+            .unwrap_or_else(empty_object);
+        MessageOut {
+            channels: row.channels.and_then(|c| serde_json::from_str(&c).ok()),
+            tags: row.tags.and_then(|t| serde_json::from_str(&t).ok()),
+            id: row.id,
+            event_type: row.event_type,
+            event_id: row.event_id,
+            payload,
+            timestamp: timestamp(row.created_at),
+        }
+    }
+}
+
+/// Days a payload is kept by default, and the bounds Svix allows.
+const RETENTION_DAYS: (i64, i64, i64) = (90, 5, 90);
+
+#[derive(Debug, Deserialize)]
+struct ContentQuery {
+    with_content: Option<bool>,
+}
+
+fn check(body: &MessageIn, max_payload: usize) -> Result<(), ApiError> {
+    if body.payload.get().len() > max_payload {
+        return Err(ApiError::PayloadTooLarge(format!("The payload is larger than {max_payload} bytes")));
+    }
+    let (_, min, max) = RETENTION_DAYS;
+    let channels_ok =
+        body.channels.as_ref().is_none_or(|c| !c.is_empty() && c.len() <= 5 && c.iter().all(|n| valid_name(n, 128)));
+    Checks::default()
+        .check(
+            valid_name(&body.event_type, 256),
+            &["body", "eventType"],
+            "must be 1 to 256 characters of a-z, A-Z, 0-9, '-', '_' or '.'",
+        )
+        .name_field(body.event_id.as_deref(), &["body", "eventId"])
+        .check(body.payload.get().trim_start().starts_with('{'), &["body", "payload"], "must be a JSON object")
+        .check(channels_ok, &["body", "channels"], "must be 1 to 5 channel names")
+        .check(
+            body.payload_retention_period.is_none_or(|d| (min..=max).contains(&d)),
+            &["body", "payloadRetentionPeriod"],
+            "must be 5 to 90 days",
+        )
+        .finish()
+}
+
+async fn create(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<ContentQuery>,
+    body: web::Json<MessageIn>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    check(&body, context.config.with(|c| c.api.max_payload_bytes))?;
+    let app = match body.application {
+        // Svix creates the application in the same call when it is given and missing.
+        Some(ref app_in) => create_or_find_app(&context, &caller, &path, app_in).await?,
+        None => visible_app(&context, &caller, &path).await?,
+    };
+    let at = now();
+    let retention = body.payload_retention_period.unwrap_or(RETENTION_DAYS.0);
+    let row = MessageRow {
+        id: new_id(prefix::MESSAGE),
+        app_id: app.id,
+        org_id: caller.org_id.clone(),
+        event_type: body.event_type,
+        event_id: body.event_id,
+        channels: body.channels.map(|c| json!(c).to_string()),
+        tags: body.tags.map(|t| json!(t).to_string()),
+        payload: Some(body.payload.get().to_owned()),
+        created_at: at,
+        expires_at: Some(at + chrono::Duration::days(retention)),
+        dispatched_at: None,
+    };
+    insert_message(&context.db, &row).await?;
+    Ok(HttpResponse::Accepted().json(MessageOut::new(row, query.with_content.unwrap_or(true))))
+}
+
+/// `?event_types=a&event_types=b` (the query reader takes no repeated keys, so read them here).
+fn event_types(req: &HttpRequest) -> Vec<String> {
+    url::form_urlencoded::parse(req.query_string().as_bytes())
+        .filter(|(k, _)| k == "event_types" || k == "event_types[]")
+        .map(|(_, v)| v.into_owned())
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct ListFilters {
+    channel: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+    with_content: Option<bool>,
+}
+
+async fn list(
+    req: HttpRequest,
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<String>,
+    page: web::Query<ListQuery>,
+    filters: web::Query<ListFilters>,
+) -> Result<HttpResponse, ApiError> {
+    let time = |text: &Option<String>, name: &str| match text {
+        None => Ok(None),
+        Some(text) => {
+            parse_time(text).map(Some).ok_or_else(|| ApiError::field(&["query", name], "must be an RFC 3339 date-time"))
+        }
+    };
+    let filter = MessageFilter {
+        channel: filters.channel.clone(),
+        event_types: event_types(&req),
+        before: time(&filters.before, "before")?,
+        after: time(&filters.after, "after")?,
+    };
+    let app = visible_app(&context, &caller, &path).await?;
+    let page = list_messages(&context.db, &app.id, &filter, &page.page(Order::Descending)).await?;
+    let with_content = filters.with_content.unwrap_or(true);
+    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |row| MessageOut::new(row, with_content))))
+}
+
+/// The caller's message `{app_id}/{msg_id}` (id or event id); 404 for anything it may not see.
+pub async fn visible_message(context: &Context, caller: &Caller, app: &str, msg: &str) -> Result<MessageRow, ApiError> {
+    let app = visible_app(context, caller, app).await?;
+    find_message(&context.db, &app.id, msg).await?.ok_or(ApiError::NotFound)
+}
+
+async fn get(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    query: web::Query<ContentQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible_message(&context, &caller, &path.0, &path.1).await?;
+    Ok(HttpResponse::Ok().json(MessageOut::new(row, query.with_content.unwrap_or(true))))
+}
+
+async fn expunge(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible_message(&context, &caller, &path.0, &path.1).await?;
+    expunge_payload(&context.db, &row.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A timestamp parsed from the API's RFC 3339 form.
+pub fn parse_time(text: &str) -> Option<NaiveDateTime> {
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(|t| t.naive_utc())
+}

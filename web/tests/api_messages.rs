@@ -1,0 +1,106 @@
+//! Messages through real HTTP on every backend: create (stored verbatim, 202), event id
+//! de-duplication, filters, content on and off, expunge, size limit, inline application creation.
+
+use serde_json::json;
+use testkit::{Backend, Herald, backends};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_on_every_backend() {
+    for backend in backends() {
+        let Some(herald) = Herald::start(backend).await else { continue };
+        let name = backend.name();
+        let api = herald.client("org-a");
+        api.post("/app", &json!({"name": "A", "uid": "app-a"})).await;
+
+        let (status, msg) = api
+            .post("/app/app-a/msg", &json!({"eventType": "user.signup", "eventId": "evt-1", "payload": {"user": {"id": 7}}, "channels": ["ch-1"]}))
+            .await;
+        assert_eq!(status, 202, "{name}: {msg}");
+        let id = msg["id"].as_str().unwrap().to_owned();
+        assert!(id.starts_with("msg_"));
+        assert_eq!(msg["payload"], json!({"user": {"id": 7}}));
+        assert!(msg["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')));
+
+        // The event id is unique per application.
+        let (status, body) =
+            api.post("/app/app-a/msg", &json!({"eventType": "user.signup", "eventId": "evt-1", "payload": {}})).await;
+        assert_eq!(status, 409, "{name}: {body}");
+
+        // More messages for the filters.
+        api.post("/app/app-a/msg", &json!({"eventType": "invoice.paid", "payload": {"n": 1}, "channels": ["ch-2"]}))
+            .await;
+        api.post("/app/app-a/msg", &json!({"eventType": "invoice.paid", "payload": {"n": 2}})).await;
+
+        assert_eq!(api.get(&format!("/app/app-a/msg/{id}")).await.1["eventId"], "evt-1");
+        assert_eq!(api.get("/app/app-a/msg/evt-1").await.1["id"], id.as_str(), "{name}: get by event id");
+        let (_, all) = api.get("/app/app-a/msg").await;
+        let types: Vec<&str> = all["data"].as_array().unwrap().iter().filter_map(|m| m["eventType"].as_str()).collect();
+        assert_eq!(types, ["invoice.paid", "invoice.paid", "user.signup"], "{name}: newest first");
+        let (_, filtered) = api.get("/app/app-a/msg?event_types=user.signup").await;
+        assert_eq!(filtered["data"].as_array().unwrap().len(), 1, "{name}");
+        let (_, filtered) = api.get("/app/app-a/msg?channel=ch-2").await;
+        assert_eq!(filtered["data"][0]["payload"], json!({"n": 1}), "{name}");
+        let (_, none) = api.get("/app/app-a/msg?before=2000-01-01T00:00:00Z").await;
+        assert_eq!(none["data"], json!([]));
+        let (_, some) = api.get("/app/app-a/msg?after=2000-01-01T00:00:00Z&limit=2").await;
+        assert_eq!((some["data"].as_array().unwrap().len(), &some["done"]), (2, &json!(false)));
+        assert_eq!(api.get("/app/app-a/msg?after=yesterday").await.0, 422);
+        let (_, bare) = api.get("/app/app-a/msg?with_content=false").await;
+        assert_eq!(bare["data"][0]["payload"], json!({}));
+
+        // Expunge keeps the message, drops the payload.
+        assert_eq!(api.delete(&format!("/app/app-a/msg/{id}/content")).await.0, 204);
+        let (status, expunged) = api.get(&format!("/app/app-a/msg/{id}")).await;
+        assert_eq!((status, &expunged["payload"]), (200, &json!({})), "{name}");
+
+        // The application is created inline when named and missing.
+        let (status, body) = api
+            .post("/app/new-app/msg", &json!({"eventType": "a.b", "payload": {}, "application": {"name": "Inline"}}))
+            .await;
+        assert_eq!(status, 202, "{name}: {body}");
+        assert_eq!(api.get("/app/new-app").await.1["name"], "Inline");
+        assert_eq!(api.post("/app/missing-app/msg", &json!({"eventType": "a.b", "payload": {}})).await.0, 404);
+        assert_eq!(herald.client("org-b").get(&format!("/app/app-a/msg/{id}")).await.0, 404, "another org");
+
+        for bad in [
+            json!({"eventType": "a b", "payload": {}}),
+            json!({"eventType": "a.b", "payload": [1]}),
+            json!({"eventType": "a.b"}),
+            json!({"eventType": "a.b", "payload": {}, "channels": []}),
+            json!({"eventType": "a.b", "payload": {}, "channels": ["1", "2", "3", "4", "5", "6"]}),
+            json!({"eventType": "a.b", "payload": {}, "payloadRetentionPeriod": 1}),
+        ] {
+            let (status, body) = api.post("/app/app-a/msg", &bad).await;
+            assert_eq!(status, 422, "{name}: {bad} → {body}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn payloads_are_kept_verbatim_and_limited_in_size() {
+    let Some(herald) = Herald::start_with(Backend::Sqlite, &[("HERALD_API_MAX_PAYLOAD_BYTES", "2048")]).await else {
+        return;
+    };
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    // Key order, spacing and number spelling survive, so signatures cover exactly what was sent.
+    let text = r#"{"eventType":"x.y","payload":{ "z": 1.50, "a": [true, null] }}"#;
+    let (status, msg) = api.raw("POST", "/app/a/msg", "application/json", text).await;
+    assert_eq!(status, 202, "{msg}");
+    let raw = reqwest::Client::new()
+        .get(format!("http://{}/api/v1/app/a/msg/{}", herald.address, msg["id"].as_str().unwrap()))
+        .bearer_auth(herald.token("org-a"))
+        .send()
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("body");
+    assert!(raw.contains(r#""payload":{ "z": 1.50, "a": [true, null] }"#), "{raw}");
+
+    let big = json!({"eventType": "x.y", "payload": {"blob": "x".repeat(3000)}});
+    let (status, body) = api.post("/app/a/msg", &big).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["code"], "payload_too_large");
+    assert_eq!(api.get("/app/a/msg").await.1["data"].as_array().map(Vec::len), Some(1), "nothing stored");
+}
