@@ -110,3 +110,9 @@ pub async fn delivery_counts(db: &Database, endpoint_id: &str) -> Result<Vec<(i1
         .select((delivery::status, diesel::dsl::count_star()));
     Ok(with_conn!(db, c => query.load(c).await)?)
 }
+
+/// The endpoints with these ids (in no particular order).
+pub async fn endpoints_by_ids(db: &Database, ids: &[String]) -> Result<Vec<EndpointRow>, DbError> {
+    let query = endpoint::table.filter(endpoint::id.eq_any(ids.to_vec()));
+    Ok(with_conn!(db, c => query.load(c).await)?)
+}

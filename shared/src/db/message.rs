@@ -112,3 +112,9 @@ pub async fn expunge_payload(db: &Database, id: &str) -> Result<bool, DbError> {
     let target = message::table.filter(message::id.eq(id));
     Ok(with_conn!(db, c => diesel::update(target).set(message::payload.eq(None::<String>)).execute(c).await)? > 0)
 }
+
+/// The messages with these ids (in no particular order).
+pub async fn messages_by_ids(db: &Database, ids: &[String]) -> Result<Vec<MessageRow>, DbError> {
+    let query = message::table.filter(message::id.eq_any(ids.to_vec()));
+    Ok(with_conn!(db, c => query.load(c).await)?)
+}

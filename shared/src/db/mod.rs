@@ -3,7 +3,9 @@
 //! expanded per backend by [`with_conn!`].
 
 pub mod application;
+pub mod attempt;
 mod connect;
+pub mod delivery;
 pub mod endpoint;
 pub mod event_type;
 pub mod message;

@@ -18,6 +18,8 @@ pub struct Caller {
     pub org_id: String,
     /// Set for app-portal tokens: the one application they may see.
     pub app_id: Option<String>,
+    /// The token's id.
+    pub token_id: String,
 }
 
 impl Caller {
@@ -49,7 +51,7 @@ async fn authenticate(context: Option<web::Data<Context>>, header: Option<String
     if !token::verify(secret, &row.token_hash) || !live {
         return Err(ApiError::Unauthorized(INVALID));
     }
-    Ok(Caller { org_id: row.org_id, app_id: row.app_id })
+    Ok(Caller { org_id: row.org_id, app_id: row.app_id, token_id: row.id })
 }
 
 impl FromRequest for Caller {

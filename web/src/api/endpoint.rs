@@ -33,7 +33,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(&format!("{one}/headers"), web::get().to(get_headers))
         .route(&format!("{one}/headers"), web::put().to(put_headers))
         .route(&format!("{one}/headers"), web::patch().to(patch_headers))
-        .route(&format!("{one}/stats"), web::get().to(stats));
+        .route(&format!("{one}/stats"), web::get().to(stats))
+        .route(&format!("{one}/send-example"), web::post().to(send_example))
+        .route(&format!("{one}/recover"), web::post().to(recover));
 }
 
 /// `EndpointIn` / `EndpointUpdate`
@@ -546,4 +548,87 @@ async fn stats(
         out[key] = json!(out[key].as_i64().unwrap_or(0) + count);
     }
     Ok(HttpResponse::Ok().json(out))
+}
+
+/// `EventExampleIn`
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExampleIn {
+    event_type: String,
+}
+
+/// The example payload for an event type: the first `examples` entry of its newest schema, or a
+/// generic body when it has none.
+fn example_payload(event_type: Option<&herald::db::event_type::EventTypeRow>) -> String {
+    let schemas: Option<serde_json::Map<String, serde_json::Value>> =
+        event_type.and_then(|e| e.schemas.as_deref()).and_then(|s| serde_json::from_str(s).ok());
+    schemas
+        .and_then(|s| s.into_iter().max_by(|a, b| a.0.cmp(&b.0)))
+        .and_then(|(_, schema)| schema.get("examples").and_then(|e| e.get(0)).filter(|e| e.is_object()).cloned())
+        .unwrap_or_else(|| json!({ "message": "This is an example event" }))
+        .to_string()
+}
+
+async fn send_example(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: web::Json<ExampleIn>,
+) -> Result<HttpResponse, ApiError> {
+    Checks::default()
+        .check(valid_name(&body.event_type, 256), &["body", "eventType"], "must be an event type name")
+        .finish()?;
+    let endpoint = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
+    let event_type = herald::db::event_type::find_event_type(&context.db, &caller.org_id, &body.event_type).await?;
+    let at = now();
+    let row = herald::db::message::MessageRow {
+        id: new_id(prefix::MESSAGE),
+        app_id: endpoint.app_id.clone(),
+        org_id: caller.org_id.clone(),
+        event_type: body.into_inner().event_type,
+        event_id: None,
+        channels: None,
+        tags: None,
+        payload: Some(example_payload(event_type.as_ref())),
+        created_at: at,
+        expires_at: Some(at + chrono::Duration::days(90)),
+        // Marked dispatched: the example goes to this endpoint only, never through fan-out.
+        dispatched_at: Some(at),
+    };
+    herald::db::message::insert_message(&context.db, &row).await?;
+    herald::db::delivery::schedule_manual(&context.db, &row.id, &endpoint.id, &endpoint.app_id, at).await?;
+    Ok(HttpResponse::Accepted().json(super::message::MessageOut::new(row, true)))
+}
+
+/// `RecoverIn`
+#[derive(Debug, Deserialize)]
+pub struct RecoverIn {
+    since: String,
+    until: Option<String>,
+}
+
+async fn recover(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    body: web::Json<RecoverIn>,
+) -> Result<HttpResponse, ApiError> {
+    let parse = super::message::parse_time;
+    let since =
+        parse(&body.since).ok_or_else(|| ApiError::field(&["body", "since"], "must be an RFC 3339 date-time"))?;
+    let until = match &body.until {
+        Some(text) => {
+            parse(text).ok_or_else(|| ApiError::field(&["body", "until"], "must be an RFC 3339 date-time"))?
+        }
+        None => now() + chrono::Duration::seconds(1),
+    };
+    let endpoint = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
+    let at = now();
+    herald::db::delivery::recover_failed(&context.db, &endpoint.id, since, until, at).await?;
+    Ok(HttpResponse::Accepted().json(json!({
+        "id": new_id("qtask"),
+        "status": "finished",
+        "task": "endpoint.recover",
+        "updatedAt": timestamp(at),
+    })))
 }

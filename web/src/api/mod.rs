@@ -1,6 +1,7 @@
 //! The management API under `/api/v1`, compatible with Svix's. One module per resource.
 
 mod application;
+mod attempt;
 mod auth;
 mod endpoint;
 mod error;
@@ -9,6 +10,7 @@ mod extract;
 mod health;
 mod message;
 mod page;
+mod portal;
 
 use actix_web::web;
 
@@ -22,6 +24,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .configure(application::routes)
             .configure(event_type::routes)
             .configure(endpoint::routes)
-            .configure(message::routes),
+            .configure(message::routes)
+            .configure(attempt::routes)
+            .configure(portal::routes),
     );
 }

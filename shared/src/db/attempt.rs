@@ -1,0 +1,112 @@
+//! Queries on delivery attempts: the log of every HTTP call a worker made.
+
+use super::page::{Page, PageRequest};
+use super::schema::attempt;
+use super::{Database, DbError};
+use crate::with_conn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+/// Attempt status codes (Svix's `MessageStatus`).
+pub mod status {
+    /// 2xx received.
+    pub const SUCCESS: i16 = 0;
+    /// Not made yet.
+    pub const PENDING: i16 = 1;
+    /// Failed.
+    pub const FAIL: i16 = 2;
+    /// In progress.
+    pub const SENDING: i16 = 3;
+}
+
+/// An attempt as stored.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = attempt)]
+pub struct AttemptRow {
+    /// `atmpt_…`
+    pub id: String,
+    /// The message.
+    pub message_id: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// The application.
+    pub app_id: String,
+    /// The delivery it belongs to.
+    pub delivery_id: Option<String>,
+    /// The URL called.
+    pub url: String,
+    /// See [`status`].
+    pub status: i16,
+    /// HTTP status received, 0 when none.
+    pub response_status_code: i32,
+    /// Start of the response body (capped); empty once expunged.
+    pub response: String,
+    /// How long the call took.
+    pub response_duration_ms: i64,
+    /// Scheduled (0) or manual (1).
+    pub trigger_type: i16,
+    /// When it was made.
+    pub created_at: NaiveDateTime,
+}
+
+/// Stores an attempt.
+pub async fn insert_attempt(db: &Database, row: &AttemptRow) -> Result<(), DbError> {
+    with_conn!(db, c => diesel::insert_into(attempt::table).values(row).execute(c).await)?;
+    Ok(())
+}
+
+/// Which attempts to list.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptFilter {
+    /// Only this message's.
+    pub message_id: Option<String>,
+    /// Only this endpoint's.
+    pub endpoint_id: Option<String>,
+    /// Only with this status.
+    pub status: Option<i16>,
+}
+
+/// A page of an application's attempts, newest first by default.
+pub async fn list_attempts(
+    db: &Database,
+    app_id: &str,
+    filter: &AttemptFilter,
+    page: &PageRequest,
+) -> Result<Page<AttemptRow>, DbError> {
+    let (message_id, endpoint_id, status) = (filter.message_id.clone(), filter.endpoint_id.clone(), filter.status);
+    let key = page.after.clone();
+    let ascending = page.scan_ascending();
+    let rows: Vec<AttemptRow> = with_conn!(db, c => {
+        let mut q = attempt::table.filter(attempt::app_id.eq(app_id)).into_boxed();
+        if let Some(m) = &message_id {
+            q = q.filter(attempt::message_id.eq(m.clone()));
+        }
+        if let Some(e) = &endpoint_id {
+            q = q.filter(attempt::endpoint_id.eq(e.clone()));
+        }
+        if let Some(s) = status {
+            q = q.filter(attempt::status.eq(s));
+        }
+        q = match (&key, ascending) {
+            (Some(k), true) => q.filter(attempt::id.gt(k.clone())).order(attempt::id.asc()),
+            (None, true) => q.order(attempt::id.asc()),
+            (Some(k), false) => q.filter(attempt::id.lt(k.clone())).order(attempt::id.desc()),
+            (None, false) => q.order(attempt::id.desc()),
+        };
+        q.limit(page.fetch()).load(c).await
+    })?;
+    Ok(Page::from_rows(rows, page, |r| r.id.clone()))
+}
+
+/// One attempt of a message.
+pub async fn find_attempt(db: &Database, message_id: &str, id: &str) -> Result<Option<AttemptRow>, DbError> {
+    let query = attempt::table.filter(attempt::message_id.eq(message_id)).filter(attempt::id.eq(id));
+    Ok(with_conn!(db, c => query.first(c).await.optional())?)
+}
+
+/// Removes an attempt's stored response body.
+pub async fn expunge_response(db: &Database, id: &str) -> Result<bool, DbError> {
+    let target = attempt::table.filter(attempt::id.eq(id));
+    Ok(with_conn!(db, c => diesel::update(target).set(attempt::response.eq("")).execute(c).await)? > 0)
+}

@@ -1,0 +1,160 @@
+//! Queries on deliveries: one row per (message, endpoint), the unit of work the worker claims.
+
+use super::schema::{delivery, message};
+use super::{Database, DbError};
+use crate::with_conn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel_async::RunQueryDsl;
+
+/// Delivery status codes as stored.
+pub mod status {
+    /// Waiting for its next attempt.
+    pub const PENDING: i16 = 0;
+    /// Claimed by a worker.
+    pub const SENDING: i16 = 1;
+    /// Delivered (2xx).
+    pub const SUCCEEDED: i16 = 2;
+    /// Last attempt failed; another is scheduled.
+    pub const FAILED: i16 = 3;
+    /// Every attempt failed; no more.
+    pub const EXHAUSTED: i16 = 4;
+}
+
+/// What started a delivery or attempt.
+pub mod trigger {
+    /// The retry schedule.
+    pub const SCHEDULED: i16 = 0;
+    /// A person: resend, recover, send-example.
+    pub const MANUAL: i16 = 1;
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = delivery)]
+pub struct DeliveryRow {
+    /// `dlv_…`
+    pub id: String,
+    /// The message.
+    pub message_id: String,
+    /// The endpoint.
+    pub endpoint_id: String,
+    /// The application.
+    pub app_id: String,
+    /// See [`status`].
+    pub status: i16,
+    /// Attempts made so far.
+    pub attempt_count: i32,
+    /// When the next attempt is due.
+    pub next_attempt_at: NaiveDateTime,
+    /// Worker holding the claim.
+    pub lease_owner: Option<String>,
+    /// When the claim lapses.
+    pub lease_expires_at: Option<NaiveDateTime>,
+    /// See [`trigger`].
+    pub trigger_kind: i16,
+    /// Created.
+    pub created_at: NaiveDateTime,
+    /// Last changed.
+    pub updated_at: NaiveDateTime,
+}
+
+/// Makes (message, endpoint) due now, by hand: a new delivery, or the existing one reset to
+/// pending with its attempts starting over. Returns the delivery id.
+pub async fn schedule_manual(
+    db: &Database,
+    message_id: &str,
+    endpoint_id: &str,
+    app_id: &str,
+    at: NaiveDateTime,
+) -> Result<String, DbError> {
+    let existing = delivery::table
+        .filter(delivery::message_id.eq(message_id))
+        .filter(delivery::endpoint_id.eq(endpoint_id))
+        .select(delivery::id);
+    for _ in 0..2 {
+        let found: Option<String> = with_conn!(db, c => existing.first(c).await.optional())?;
+        if let Some(id) = found {
+            let reset = diesel::update(delivery::table.filter(delivery::id.eq(&id))).set((
+                delivery::status.eq(status::PENDING),
+                delivery::attempt_count.eq(0),
+                delivery::next_attempt_at.eq(at),
+                delivery::lease_owner.eq(None::<String>),
+                delivery::lease_expires_at.eq(None::<NaiveDateTime>),
+                delivery::trigger_kind.eq(trigger::MANUAL),
+                delivery::updated_at.eq(at),
+            ));
+            with_conn!(db, c => reset.execute(c).await)?;
+            return Ok(id);
+        }
+        let row = DeliveryRow {
+            id: crate::model::ids::new_id(crate::model::ids::prefix::DELIVERY),
+            message_id: message_id.to_owned(),
+            endpoint_id: endpoint_id.to_owned(),
+            app_id: app_id.to_owned(),
+            status: status::PENDING,
+            attempt_count: 0,
+            next_attempt_at: at,
+            lease_owner: None,
+            lease_expires_at: None,
+            trigger_kind: trigger::MANUAL,
+            created_at: at,
+            updated_at: at,
+        };
+        // A concurrent fan-out may insert the same pair first; then reset that one instead.
+        match with_conn!(db, c => diesel::insert_into(delivery::table).values(&row).execute(c).await) {
+            Ok(_) => return Ok(row.id),
+            Err(e) => match DbError::from(e) {
+                DbError::Conflict(_) => continue,
+                other => return Err(other),
+            },
+        }
+    }
+    Err(DbError::Conflict("delivery changed concurrently".into()))
+}
+
+/// Resets the endpoint's failed and exhausted deliveries of messages created in `[since, until)`
+/// to be attempted again now. Returns how many.
+pub async fn recover_failed(
+    db: &Database,
+    endpoint_id: &str,
+    since: NaiveDateTime,
+    until: NaiveDateTime,
+    at: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let in_range =
+        message::table.filter(message::created_at.ge(since)).filter(message::created_at.lt(until)).select(message::id);
+    let target = delivery::table
+        .filter(delivery::endpoint_id.eq(endpoint_id))
+        .filter(delivery::status.eq_any([status::FAILED, status::EXHAUSTED]))
+        .filter(delivery::message_id.eq_any(in_range));
+    let reset = diesel::update(target).set((
+        delivery::status.eq(status::PENDING),
+        delivery::attempt_count.eq(0),
+        delivery::next_attempt_at.eq(at),
+        delivery::trigger_kind.eq(trigger::MANUAL),
+        delivery::updated_at.eq(at),
+    ));
+    Ok(with_conn!(db, c => reset.execute(c).await)?)
+}
+
+/// The deliveries of one message (one per endpoint it went to).
+pub async fn deliveries_of_message(db: &Database, message_id: &str) -> Result<Vec<DeliveryRow>, DbError> {
+    let query = delivery::table.filter(delivery::message_id.eq(message_id)).order(delivery::endpoint_id.asc());
+    Ok(with_conn!(db, c => query.load(c).await)?)
+}
+
+/// A page of one endpoint's deliveries, newest message first, after `before_message` if given.
+pub async fn deliveries_of_endpoint(
+    db: &Database,
+    endpoint_id: &str,
+    before_message: Option<&str>,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, DbError> {
+    let base =
+        delivery::table.filter(delivery::endpoint_id.eq(endpoint_id)).order(delivery::message_id.desc()).limit(limit);
+    Ok(match before_message {
+        Some(m) => with_conn!(db, c => base.filter(delivery::message_id.lt(m)).load(c).await)?,
+        None => with_conn!(db, c => base.load(c).await)?,
+    })
+}

@@ -1,0 +1,204 @@
+//! Delivery attempts and the message ↔ endpoint view of deliveries: attempts by endpoint or by
+//! message, one attempt, expunging its response, the endpoints a message went to, the messages an
+//! endpoint got, and resending a message to an endpoint.
+
+use super::auth::Caller;
+use super::endpoint::{EndpointOut, visible_endpoint};
+use super::error::ApiError;
+use super::message::{MessageOut, visible_message};
+use super::page::{ListOut, ListQuery, now, timestamp};
+use actix_web::{HttpResponse, web};
+use herald::context::Context;
+use herald::db::attempt::{AttemptFilter, AttemptRow, expunge_response, find_attempt, list_attempts};
+use herald::db::delivery::{DeliveryRow, deliveries_of_endpoint, deliveries_of_message, schedule_manual, status};
+use herald::db::endpoint::endpoints_by_ids;
+use herald::db::message::messages_by_ids;
+use herald::db::page::{Order, Page};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/app/{app_id}/attempt/endpoint/{endpoint_id}", web::get().to(by_endpoint))
+        .route("/app/{app_id}/attempt/msg/{msg_id}", web::get().to(by_message))
+        .route("/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}", web::get().to(get))
+        .route("/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", web::delete().to(expunge))
+        .route("/app/{app_id}/msg/{msg_id}/endpoint", web::get().to(endpoints_of_message))
+        .route("/app/{app_id}/endpoint/{endpoint_id}/msg", web::get().to(messages_of_endpoint))
+        .route("/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", web::post().to(resend));
+}
+
+const STATUS_TEXT: [&str; 4] = ["success", "pending", "fail", "sending"];
+
+fn status_text(code: i16) -> &'static str {
+    STATUS_TEXT.get(code as usize).copied().unwrap_or("pending")
+}
+
+/// A delivery's state as Svix's `MessageStatus`.
+fn message_status(delivery: &DeliveryRow) -> i16 {
+    match delivery.status {
+        status::SUCCEEDED => 0,
+        status::EXHAUSTED => 2,
+        status::SENDING => 3,
+        _ => 1,
+    }
+}
+
+fn attempt_out(row: AttemptRow) -> Value {
+    json!({
+        "id": row.id,
+        "msgId": row.message_id,
+        "endpointId": row.endpoint_id,
+        "url": row.url,
+        "status": row.status,
+        "statusText": status_text(row.status),
+        "responseStatusCode": row.response_status_code,
+        "response": row.response,
+        "responseDurationMs": row.response_duration_ms,
+        "triggerType": row.trigger_type,
+        "timestamp": timestamp(row.created_at),
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusQuery {
+    status: Option<i16>,
+}
+
+async fn list(
+    context: &Context,
+    app_id: &str,
+    filter: AttemptFilter,
+    page: &ListQuery,
+) -> Result<HttpResponse, ApiError> {
+    if filter.status.is_some_and(|s| !(0..=3).contains(&s)) {
+        return Err(ApiError::field(&["query", "status"], "must be 0, 1, 2 or 3"));
+    }
+    let page = list_attempts(&context.db, app_id, &filter, &page.page(Order::Descending)).await?;
+    Ok(HttpResponse::Ok().json(ListOut::from_page(page, attempt_out)))
+}
+
+async fn by_endpoint(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    page: web::Query<ListQuery>,
+    query: web::Query<StatusQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let endpoint = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
+    let filter = AttemptFilter { endpoint_id: Some(endpoint.id), status: query.status, ..Default::default() };
+    list(&context, &endpoint.app_id, filter, &page).await
+}
+
+#[derive(Debug, Deserialize)]
+struct ByMessageQuery {
+    status: Option<i16>,
+    endpoint_id: Option<String>,
+}
+
+async fn by_message(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    page: web::Query<ListQuery>,
+    query: web::Query<ByMessageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let message = visible_message(&context, &caller, &path.0, &path.1).await?;
+    let filter =
+        AttemptFilter { message_id: Some(message.id), endpoint_id: query.endpoint_id.clone(), status: query.status };
+    list(&context, &message.app_id, filter, &page).await
+}
+
+async fn get(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let message = visible_message(&context, &caller, &path.0, &path.1).await?;
+    let row = find_attempt(&context.db, &message.id, &path.2).await?.ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(attempt_out(row)))
+}
+
+async fn expunge(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let message = visible_message(&context, &caller, &path.0, &path.1).await?;
+    let row = find_attempt(&context.db, &message.id, &path.2).await?.ok_or(ApiError::NotFound)?;
+    expunge_response(&context.db, &row.id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn with_delivery(mut out: Value, delivery: &DeliveryRow) -> Value {
+    let code = message_status(delivery);
+    out["status"] = json!(code);
+    out["statusText"] = json!(status_text(code));
+    let retrying = matches!(delivery.status, status::PENDING | status::FAILED);
+    out["nextAttempt"] = if retrying { json!(timestamp(delivery.next_attempt_at)) } else { Value::Null };
+    out
+}
+
+async fn endpoints_of_message(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    page: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let message = visible_message(&context, &caller, &path.0, &path.1).await?;
+    let deliveries = deliveries_of_message(&context.db, &message.id).await?;
+    let ids: Vec<String> = deliveries.iter().map(|d| d.endpoint_id.clone()).collect();
+    let endpoints: HashMap<String, _> =
+        endpoints_by_ids(&context.db, &ids).await?.into_iter().map(|e| (e.id.clone(), e)).collect();
+    let request = page.page(Order::Ascending);
+    let rows: Vec<Value> = deliveries
+        .iter()
+        .filter(|d| request.after.as_deref().is_none_or(|after| d.endpoint_id.as_str() > after))
+        .filter_map(|d| endpoints.get(&d.endpoint_id).map(|e| with_delivery(json!(EndpointOut::from(e.clone())), d)))
+        .take(request.limit + 1)
+        .collect();
+    let page = Page::from_rows(rows, &request, |v| v["id"].as_str().unwrap_or_default().to_owned());
+    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |v| v)))
+}
+
+#[derive(Debug, Deserialize)]
+struct ContentQuery {
+    with_content: Option<bool>,
+}
+
+async fn messages_of_endpoint(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+    page: web::Query<ListQuery>,
+    content: web::Query<ContentQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let endpoint = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
+    let request = page.page(Order::Descending);
+    let deliveries =
+        deliveries_of_endpoint(&context.db, &endpoint.id, request.after.as_deref(), request.fetch()).await?;
+    let ids: Vec<String> = deliveries.iter().map(|d| d.message_id.clone()).collect();
+    let messages: HashMap<String, _> =
+        messages_by_ids(&context.db, &ids).await?.into_iter().map(|m| (m.id.clone(), m)).collect();
+    let with_content = content.with_content.unwrap_or(true);
+    let rows: Vec<Value> = deliveries
+        .iter()
+        .filter_map(|d| {
+            messages.get(&d.message_id).map(|m| with_delivery(json!(MessageOut::new(m.clone(), with_content)), d))
+        })
+        .collect();
+    let page = Page::from_rows(rows, &request, |v| v["id"].as_str().unwrap_or_default().to_owned());
+    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |v| v)))
+}
+
+async fn resend(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let message = visible_message(&context, &caller, &path.0, &path.1).await?;
+    let endpoint = visible_endpoint(&context, &caller, &path.0, &path.2).await?;
+    schedule_manual(&context.db, &message.id, &endpoint.id, &message.app_id, now()).await?;
+    Ok(HttpResponse::Accepted().finish())
+}

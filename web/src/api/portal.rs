@@ -1,0 +1,72 @@
+//! `/api/v1/auth`: app-portal access (a token scoped to one application, with an expiry) and
+//! logout (revokes the calling token).
+
+use super::application::{ApplicationIn, create_or_find_app, visible_app};
+use super::auth::Caller;
+use super::error::ApiError;
+use super::page::now;
+use actix_web::{HttpRequest, HttpResponse, web};
+use herald::context::Context;
+use herald::db::token::{TokenRow, insert_token, revoke_token};
+use herald::token;
+use serde::Deserialize;
+use serde_json::json;
+
+/// Registers the routes.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/auth/app-portal-access/{app_id}", web::post().to(portal_access))
+        .route("/auth/logout", web::post().to(logout));
+}
+
+/// How long a portal token lives by default, and at most: a week.
+const DEFAULT_EXPIRY_SECONDS: u64 = 7 * 24 * 3600;
+
+/// `AppPortalAccessIn`
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortalAccessIn {
+    application: Option<ApplicationIn>,
+    expiry: Option<u64>,
+}
+
+async fn portal_access(
+    req: HttpRequest,
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: Option<web::Json<PortalAccessIn>>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_org()?;
+    let body = body.map(web::Json::into_inner).unwrap_or(PortalAccessIn { application: None, expiry: None });
+    let expiry = body.expiry.unwrap_or(DEFAULT_EXPIRY_SECONDS);
+    if !(1..=DEFAULT_EXPIRY_SECONDS).contains(&expiry) {
+        return Err(ApiError::field(&["body", "expiry"], "must be 1 to 604800 seconds"));
+    }
+    let app = match &body.application {
+        Some(app_in) => create_or_find_app(&context, &caller, &path, app_in).await?,
+        None => visible_app(&context, &caller, &path).await?,
+    };
+    let new = token::generate().map_err(|e| ApiError::Internal(e.to_string()))?;
+    let at = now();
+    let row = TokenRow {
+        id: new.id,
+        org_id: caller.org_id.clone(),
+        name: format!("app portal for {}", app.id),
+        token_hash: new.hash,
+        app_id: Some(app.id.clone()),
+        created_at: at,
+        expires_at: Some(at + chrono::Duration::seconds(expiry as i64)),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    insert_token(&context.db, &row).await?;
+    // Herald serves no portal UI: the URL points the token at this server's API for the app.
+    let info = req.connection_info();
+    let url = format!("{}://{}/api/v1/app/{}#token={}", info.scheme(), info.host(), app.id, new.token);
+    Ok(HttpResponse::Ok().json(json!({ "token": new.token, "url": url })))
+}
+
+async fn logout(context: web::Data<Context>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    revoke_token(&context.db, &caller.token_id, now()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
