@@ -6,12 +6,12 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
+# Python tools the tests drive: honcho (the formation), the official Svix SDK (compatibility).
 venv="$root/.venv"
-if [ ! -x "$venv/bin/honcho" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet "honcho==2.0.0"
-fi
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$root/scripts/test-requirements.txt"
 export HONCHO="$venv/bin/honcho"
+export HERALD_TEST_PYTHON="$venv/bin/python"
 
 # Integration tests run the binaries, so build all of them first.
 cargo build --locked --workspace --bins
