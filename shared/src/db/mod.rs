@@ -8,6 +8,7 @@ mod connect;
 pub mod delivery;
 pub mod endpoint;
 pub mod event_type;
+pub mod idempotency;
 pub mod message;
 pub mod migrate;
 pub mod page;

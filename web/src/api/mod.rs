@@ -8,6 +8,7 @@ mod error;
 mod event_type;
 mod extract;
 mod health;
+mod idempotency;
 mod message;
 mod page;
 mod portal;
@@ -18,6 +19,7 @@ use actix_web::web;
 pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     cfg.service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(idempotency::idempotency))
             .app_data(extract::json_config(max_body_bytes))
             .app_data(extract::query_config())
             .configure(health::routes)
