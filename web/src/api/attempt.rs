@@ -200,5 +200,5 @@ async fn resend(
     let message = visible_message(&context, &caller, &path.0, &path.1).await?;
     let endpoint = visible_endpoint(&context, &caller, &path.0, &path.2).await?;
     schedule_manual(&context.db, &message.id, &endpoint.id, &message.app_id, now()).await?;
-    Ok(HttpResponse::Accepted().finish())
+    Ok(HttpResponse::Accepted().json(json!({})))
 }

@@ -597,7 +597,7 @@ async fn send_example(
     };
     herald::db::message::insert_message(&context.db, &row).await?;
     herald::db::delivery::schedule_manual(&context.db, &row.id, &endpoint.id, &endpoint.app_id, at).await?;
-    Ok(HttpResponse::Accepted().json(super::message::MessageOut::new(row, true)))
+    Ok(HttpResponse::Ok().json(super::message::MessageOut::new(row, true)))
 }
 
 /// `RecoverIn`
@@ -627,7 +627,8 @@ async fn recover(
     herald::db::delivery::recover_failed(&context.db, &endpoint.id, since, until, at).await?;
     Ok(HttpResponse::Accepted().json(json!({
         "id": new_id("qtask"),
-        "status": "finished",
+        // The reset is done by the time this answers; "running" is the only state Svix's schema has.
+        "status": "running",
         "task": "endpoint.recover",
         "updatedAt": timestamp(at),
     })))

@@ -37,7 +37,7 @@ pub struct EventTypeIn {
     deprecated: bool,
     feature_flag: Option<String>,
     group_name: Option<String>,
-    schemas: Option<Map<String, Value>>,
+    schemas: Option<Schemas>,
 }
 
 /// `EventTypePatch`
@@ -52,7 +52,7 @@ pub struct EventTypePatch {
     #[serde(default, deserialize_with = "present")]
     group_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
-    schemas: Option<Option<Map<String, Value>>>,
+    schemas: Option<Option<Schemas>>,
 }
 
 /// `EventTypeOut`
@@ -98,8 +98,11 @@ fn check(name: Option<&str>, feature_flag: Option<&str>, group: Option<&str>) ->
         .finish()
 }
 
-fn schemas_text(schemas: Option<Map<String, Value>>) -> Option<String> {
-    schemas.map(|s| Value::Object(s).to_string())
+/// Schema version → JSON Schema; each schema must be an object.
+type Schemas = std::collections::BTreeMap<String, Map<String, Value>>;
+
+fn schemas_text(schemas: Option<Schemas>) -> Option<String> {
+    schemas.map(|s| serde_json::json!(s).to_string())
 }
 
 #[derive(Debug, Deserialize)]

@@ -6,7 +6,9 @@ use herald::http::readiness_report;
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health", web::get().to(health)).route("/health/ping", web::get().to(ping));
+    cfg.route("/health", web::get().to(health))
+        .route("/health/ping", web::get().to(ping))
+        .route("/health/ping", web::head().to(ping));
 }
 
 /// 204 when the server can serve the API, 503 with the failing checks otherwise.
@@ -17,6 +19,7 @@ async fn health(context: web::Data<Context>) -> HttpResponse {
     }
 }
 
+/// 204 whenever the server answers at all.
 async fn ping() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "response": "pong" }))
+    HttpResponse::NoContent().finish()
 }

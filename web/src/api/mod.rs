@@ -10,6 +10,7 @@ mod extract;
 mod health;
 mod idempotency;
 mod message;
+mod openapi;
 mod page;
 mod portal;
 
@@ -17,11 +18,12 @@ use actix_web::web;
 
 /// Registers every API route under `/api/v1`, with the JSON and query readers configured.
 pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
-    cfg.service(
+    cfg.configure(openapi::docs_route).service(
         web::scope("/api/v1")
             .wrap(actix_web::middleware::from_fn(idempotency::idempotency))
             .app_data(extract::json_config(max_body_bytes))
             .app_data(extract::query_config())
+            .configure(openapi::routes)
             .configure(health::routes)
             .configure(application::routes)
             .configure(event_type::routes)
