@@ -2,6 +2,8 @@
 //! 200 from `/health/alive` for web and worker, the size of each binary, and the idle memory
 //! (RSS) of each process once ready. Results print as a Markdown table for BENCHMARKS.md.
 
+mod publish;
+
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use std::io::{Read, Write};
@@ -19,6 +21,27 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Bench {
+    /// Load generator: POST messages to one application as fast as `concurrency` clients can.
+    Publish {
+        /// herald-web's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8071")]
+        url: String,
+        /// An org token.
+        #[arg(long)]
+        token: String,
+        /// The application (id or uid) to publish to.
+        #[arg(long)]
+        app: String,
+        /// Clients sending at once, each one request at a time on its own keep-alive connection.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// How long to measure (after a 2 s warm-up).
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Payload size in bytes.
+        #[arg(long, default_value_t = 256)]
+        payload_bytes: usize,
+    },
     /// Start-up time, binary size and idle memory of web and worker on SQLite.
     Startup {
         /// Directory holding the herald-* binaries (default: beside this one).
@@ -33,6 +56,10 @@ enum Bench {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Bench::Startup { bin_dir, runs } => startup(bin_dir, runs),
+        Bench::Publish { url, token, app, concurrency, seconds, payload_bytes } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            runtime.block_on(publish::run(publish::Plan { url, token, app, concurrency, seconds, payload_bytes }))
+        }
     }
 }
 

@@ -21,4 +21,6 @@ pub struct Context {
     pub readiness: Arc<Readiness>,
     /// Seals and opens secrets stored in the database.
     pub secrets: Arc<SecretBox>,
+    /// Recently verified API tokens, shared by the process's HTTP workers.
+    pub tokens: Arc<crate::token::TokenCache>,
 }

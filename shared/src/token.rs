@@ -78,3 +78,55 @@ mod tests {
         assert!(parse(&new.token.replace("sk_", "pk_")).is_none());
     }
 }
+
+/// A token row as kept in [`TokenCache`].
+#[derive(Debug, Clone)]
+pub struct CachedToken {
+    /// The organisation it acts for.
+    pub org_id: String,
+    /// Set for app-portal tokens.
+    pub app_id: Option<String>,
+    /// SHA-256 of the secret part.
+    pub token_hash: String,
+    /// Stops working at.
+    pub expires_at: Option<chrono::NaiveDateTime>,
+    /// Revoked already.
+    pub revoked: bool,
+}
+
+/// Tokens looked up in the last second, so a burst of requests costs one database lookup per
+/// token per second. A revocation made elsewhere takes effect within [`TokenCache::TTL`].
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (CachedToken, std::time::Instant)>>,
+}
+
+impl TokenCache {
+    /// How long a looked-up token is trusted without asking the database again.
+    pub const TTL: std::time::Duration = std::time::Duration::from_secs(1);
+    /// Entries kept at most; the cache starts over past this (a flood of distinct tokens).
+    const MAX_ENTRIES: usize = 10_000;
+
+    /// The token with this id, if looked up within the TTL.
+    pub fn get(&self, id: &str) -> Option<CachedToken> {
+        let entries = self.entries.lock().ok()?;
+        entries.get(id).filter(|(_, at)| at.elapsed() < Self::TTL).map(|(token, _)| token.clone())
+    }
+
+    /// Remembers a looked-up token.
+    pub fn put(&self, id: &str, token: CachedToken) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX_ENTRIES {
+                entries.clear();
+            }
+            entries.insert(id.to_owned(), (token, std::time::Instant::now()));
+        }
+    }
+
+    /// Forgets a token (after revoking it here).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.remove(id);
+        }
+    }
+}

@@ -118,3 +118,53 @@ pub async fn messages_by_ids(db: &Database, ids: &[String]) -> Result<Vec<Messag
     let query = message::table.filter(message::id.eq_any(ids.to_vec()));
     Ok(with_conn!(db, c => query.load(c).await)?)
 }
+
+/// Stores a new message for the org's application `app` (id or uid) in one statement, the
+/// application lookup included: `false` when no such application is visible (`only_app`, when
+/// set, narrows to one application, for app-portal tokens). `row.app_id` is ignored.
+pub async fn insert_message_for_app(
+    db: &Database,
+    org: &str,
+    app: &str,
+    only_app: Option<&str>,
+    row: &MessageRow,
+) -> Result<bool, DbError> {
+    use super::schema::application;
+    use diesel::sql_types::{Nullable, Text, Timestamp};
+    let scope = only_app.unwrap_or(app);
+    let inserted = with_conn!(db, c => {
+        let source = application::table
+            .filter(application::org_id.eq(org))
+            .filter(application::id.eq(app).or(application::uid.eq(app)))
+            .filter(application::id.eq(scope).or(only_app.is_none().into_sql::<diesel::sql_types::Bool>()))
+            .select((
+                row.id.as_str().into_sql::<Text>(),
+                application::id,
+                row.org_id.as_str().into_sql::<Text>(),
+                row.event_type.as_str().into_sql::<Text>(),
+                row.event_id.as_deref().into_sql::<Nullable<Text>>(),
+                row.channels.as_deref().into_sql::<Nullable<Text>>(),
+                row.tags.as_deref().into_sql::<Nullable<Text>>(),
+                row.payload.as_deref().into_sql::<Nullable<Text>>(),
+                row.created_at.into_sql::<Timestamp>(),
+                row.expires_at.into_sql::<Nullable<Timestamp>>(),
+            ));
+        diesel::insert_into(message::table)
+            .values(source)
+            .into_columns((
+                message::id,
+                message::app_id,
+                message::org_id,
+                message::event_type,
+                message::event_id,
+                message::channels,
+                message::tags,
+                message::payload,
+                message::created_at,
+                message::expires_at,
+            ))
+            .execute(c)
+            .await
+    })?;
+    Ok(inserted > 0)
+}

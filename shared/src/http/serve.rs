@@ -72,6 +72,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
 
     // Validation guarantees web and worker have at least one well-formed key.
     let secrets = Arc::new(crate::crypto::SecretBox::new(&cfg.secrets.keys).map_err(std::io::Error::other)?);
+    let tokens = Arc::new(crate::token::TokenCache::default());
     let db_config = cfg.database.clone();
     let (app_log, app_config, app_readiness, routes) = (log.clone(), config.clone(), readiness.clone(), plan.routes);
     let server = HttpServer::new(move || {
@@ -82,6 +83,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
             log: app_log.clone(),
             readiness: app_readiness.clone(),
             secrets: secrets.clone(),
+            tokens: tokens.clone(),
         };
         let request_logger = app_log.clone();
         App::new()

@@ -9,7 +9,7 @@ use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
 use herald::context::Context;
 use herald::db::token::find_token;
-use herald::token;
+use herald::token::{self, CachedToken};
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -45,13 +45,27 @@ async fn authenticate(context: Option<web::Data<Context>>, header: Option<String
     let header = header.ok_or(ApiError::Unauthorized(MISSING))?;
     let presented = header.strip_prefix("Bearer ").map(str::trim).ok_or(ApiError::Unauthorized(MISSING))?;
     let (id, secret) = token::parse(presented).ok_or(ApiError::Unauthorized(INVALID))?;
-    let row = find_token(&context.db, &id).await?.ok_or(ApiError::Unauthorized(INVALID))?;
+    let row = match context.tokens.get(&id) {
+        Some(cached) => cached,
+        None => {
+            let row = find_token(&context.db, &id).await?.ok_or(ApiError::Unauthorized(INVALID))?;
+            let cached = CachedToken {
+                org_id: row.org_id,
+                app_id: row.app_id,
+                token_hash: row.token_hash,
+                expires_at: row.expires_at,
+                revoked: row.revoked_at.is_some(),
+            };
+            context.tokens.put(&id, cached.clone());
+            cached
+        }
+    };
     let now = Utc::now().naive_utc();
-    let live = row.revoked_at.is_none() && row.expires_at.is_none_or(|at| at > now);
+    let live = !row.revoked && row.expires_at.is_none_or(|at| at > now);
     if !token::verify(secret, &row.token_hash) || !live {
         return Err(ApiError::Unauthorized(INVALID));
     }
-    Ok(Caller { org_id: row.org_id, app_id: row.app_id, token_id: row.id })
+    Ok(Caller { org_id: row.org_id, app_id: row.app_id, token_id: id })
 }
 
 impl FromRequest for Caller {

@@ -9,7 +9,9 @@ use super::page::{ListOut, ListQuery, now, timestamp};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
 use herald::context::Context;
-use herald::db::message::{MessageFilter, MessageRow, expunge_payload, find_message, insert_message, list_messages};
+use herald::db::message::{
+    MessageFilter, MessageRow, expunge_payload, find_message, insert_message, insert_message_for_app, list_messages,
+};
 use herald::db::page::Order;
 use herald::model::ids::{new_id, prefix};
 use serde::{Deserialize, Serialize};
@@ -116,16 +118,11 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     check(&body, context.config.with(|c| c.api.max_payload_bytes))?;
-    let app = match body.application {
-        // Svix creates the application in the same call when it is given and missing.
-        Some(ref app_in) => create_or_find_app(&context, &caller, &path, app_in).await?,
-        None => visible_app(&context, &caller, &path).await?,
-    };
     let at = now();
     let retention = body.payload_retention_period.unwrap_or(RETENTION_DAYS.0);
-    let row = MessageRow {
+    let mut row = MessageRow {
         id: new_id(prefix::MESSAGE),
-        app_id: app.id,
+        app_id: String::new(),
         org_id: caller.org_id.clone(),
         event_type: body.event_type,
         event_id: body.event_id,
@@ -136,8 +133,22 @@ async fn create(
         expires_at: Some(at + chrono::Duration::days(retention)),
         dispatched_at: None,
     };
+    let with_content = query.with_content.unwrap_or(true);
+    if let Some(app_in) = &body.application {
+        // Svix creates the application in the same call when it is given and missing.
+        row.app_id = create_or_find_app(&context, &caller, &path, app_in).await?.id;
+    } else {
+        // The hot path: the application lookup and the insert are one statement.
+        let inserted =
+            insert_message_for_app(&context.db, &caller.org_id, &path, caller.app_id.as_deref(), &row).await?;
+        return if inserted {
+            Ok(HttpResponse::Accepted().json(MessageOut::new(row, with_content)))
+        } else {
+            Err(ApiError::NotFound)
+        };
+    }
     insert_message(&context.db, &row).await?;
-    Ok(HttpResponse::Accepted().json(MessageOut::new(row, query.with_content.unwrap_or(true))))
+    Ok(HttpResponse::Accepted().json(MessageOut::new(row, with_content)))
 }
 
 /// `?event_types=a&event_types=b` (the query reader takes no repeated keys, so read them here).

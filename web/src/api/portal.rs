@@ -68,5 +68,6 @@ async fn portal_access(
 
 async fn logout(context: web::Data<Context>, caller: Caller) -> Result<HttpResponse, ApiError> {
     revoke_token(&context.db, &caller.token_id, now()).await?;
+    context.tokens.forget(&caller.token_id);
     Ok(HttpResponse::NoContent().finish())
 }
