@@ -219,6 +219,7 @@ async fn malformed_input_gets_4xx_and_changes_nothing() {
             ("POST", "/app", "application/json", "{\"name\":\"x\",\"throttleRate\":70000}", 422),
             ("POST", "/app", "application/json", "{\"name\":\"x\",\"metadata\":{\"a\":1}}", 422),
             ("POST", "/event-type", "application/json", "{\"name\":\"x\"}", 422),
+            ("POST", "/app", "application/json", "{\"name\":\"nul\\u0000inside\"}", 422),
             ("PATCH", "/app/nope", "application/json", "{}", 404),
         ];
         for (method, path, content_type, body, expected) in cases {

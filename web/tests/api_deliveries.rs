@@ -46,6 +46,21 @@ async fn resend_and_send_example_create_deliveries() {
         assert!(example["id"].as_str().unwrap().starts_with("msg_"));
         assert_eq!(api.get("/app/a/endpoint/ep/stats").await.1["pending"], 2, "{name}");
 
+        // The listings' filters.
+        let count = |v: &serde_json::Value| v["data"].as_array().map_or(0, Vec::len);
+        assert_eq!(count(&api.get("/app/a/endpoint/ep/msg?status=1").await.1), 2, "{name}: both pending");
+        assert_eq!(count(&api.get("/app/a/endpoint/ep/msg?status=0").await.1), 0, "{name}: none succeeded yet");
+        assert_eq!(count(&api.get("/app/a/endpoint/ep/msg?event_types=x.y").await.1), 2, "{name}");
+        assert_eq!(count(&api.get("/app/a/endpoint/ep/msg?event_types=other").await.1), 0, "{name}");
+        assert_eq!(count(&api.get("/app/a/endpoint/ep/msg?before=2000-01-01T00:00:00Z").await.1), 0, "{name}");
+        assert_eq!(count(&api.get("/app/a/endpoint/ep/msg?channel=none").await.1), 0, "{name}");
+        assert_eq!(api.get("/app/a/endpoint/ep/msg?status=9").await.0, 422);
+        let (status, _) =
+            api.get(&format!("/app/a/attempt/msg/{msg_id}?status_code_class=200&channel=c&event_types=x.y")).await;
+        assert_eq!(status, 200, "{name}");
+        assert_eq!(api.get("/app/a/attempt/endpoint/ep?status_code_class=250").await.0, 422);
+        assert_eq!(api.get("/app/a/attempt/endpoint/ep?after=soon").await.0, 422);
+
         let (status, task) = api.post("/app/a/endpoint/ep/recover", &json!({"since": "2020-01-01T00:00:00Z"})).await;
         assert_eq!(status, 202, "{name}: {task}");
         assert_eq!(task["task"], "endpoint.recover");

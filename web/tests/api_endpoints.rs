@@ -97,6 +97,7 @@ async fn endpoints_on_every_backend() {
             json!({"url": "ftp://example.com"}),
             json!({"url": "not a url"}),
             json!({"url": "https://e.com", "eventTypes": []}),
+            json!({"url": "https://e.com", "eventTypes": ["a.b", "a.b"]}),
             json!({"url": "https://e.com", "channels": ["a b"]}),
             json!({"url": "https://e.com", "throttleRate": 0}),
             json!({"url": "https://e.com", "secret": "whsec_tooshort"}),

@@ -40,6 +40,11 @@ async fn messages_on_every_backend() {
         assert_eq!(filtered["data"].as_array().unwrap().len(), 1, "{name}");
         let (_, filtered) = api.get("/app/app-a/msg?channel=ch-2").await;
         assert_eq!(filtered["data"][0]["payload"], json!({"n": 1}), "{name}");
+        // `_` is a LIKE wildcard: a channel with one must match itself only.
+        api.post("/app/app-a/msg", &json!({"eventType": "a.b", "payload": {}, "channels": ["project_1337"]})).await;
+        api.post("/app/app-a/msg", &json!({"eventType": "a.b", "payload": {}, "channels": ["projectX1337"]})).await;
+        let (_, underscored) = api.get("/app/app-a/msg?channel=project_1337").await;
+        assert_eq!(underscored["data"].as_array().map(Vec::len), Some(1), "{name}: {underscored}");
         let (_, none) = api.get("/app/app-a/msg?before=2000-01-01T00:00:00Z").await;
         assert_eq!(none["data"], json!([]));
         let (_, some) = api.get("/app/app-a/msg?after=2000-01-01T00:00:00Z&limit=2").await;

@@ -1,7 +1,7 @@
 //! Queries on delivery attempts: the log of every HTTP call a worker made.
 
 use super::page::{Page, PageRequest};
-use super::schema::attempt;
+use super::schema::{attempt, message};
 use super::{Database, DbError};
 use crate::with_conn;
 use chrono::NaiveDateTime;
@@ -65,6 +65,14 @@ pub struct AttemptFilter {
     pub endpoint_id: Option<String>,
     /// Only with this status.
     pub status: Option<i16>,
+    /// Only responses in this class: 0 (none), 100, 200, 300, 400 or 500.
+    pub status_code_class: Option<i32>,
+    /// Made strictly before.
+    pub before: Option<NaiveDateTime>,
+    /// Made strictly after.
+    pub after: Option<NaiveDateTime>,
+    /// Only for messages matching this (channel, event types).
+    pub messages: super::message::MessageFilter,
 }
 
 /// A page of an application's attempts, newest first by default.
@@ -75,6 +83,8 @@ pub async fn list_attempts(
     page: &PageRequest,
 ) -> Result<Page<AttemptRow>, DbError> {
     let (message_id, endpoint_id, status) = (filter.message_id.clone(), filter.endpoint_id.clone(), filter.status);
+    let (class, before, after) = (filter.status_code_class, filter.before, filter.after);
+    let (channel, types) = (filter.messages.channel_pattern(), filter.messages.event_types.clone());
     let key = page.after.clone();
     let ascending = page.scan_ascending();
     let rows: Vec<AttemptRow> = with_conn!(db, c => {
@@ -87,6 +97,27 @@ pub async fn list_attempts(
         }
         if let Some(s) = status {
             q = q.filter(attempt::status.eq(s));
+        }
+        match class {
+            Some(0) => q = q.filter(attempt::response_status_code.eq(0)),
+            Some(c) => q = q.filter(attempt::response_status_code.ge(c)).filter(attempt::response_status_code.lt(c + 100)),
+            None => {}
+        }
+        if let Some(t) = before {
+            q = q.filter(attempt::created_at.lt(t));
+        }
+        if let Some(t) = after {
+            q = q.filter(attempt::created_at.gt(t));
+        }
+        if channel.is_some() || !types.is_empty() {
+            let mut matching = message::table.select(message::id).filter(message::app_id.eq(app_id)).into_boxed();
+            if let Some(pattern) = &channel {
+                matching = matching.filter(message::channels.like(pattern.clone()).escape('!'));
+            }
+            if !types.is_empty() {
+                matching = matching.filter(message::event_type.eq_any(types.clone()));
+            }
+            q = q.filter(attempt::message_id.eq_any(matching));
         }
         q = match (&key, ascending) {
             (Some(k), true) => q.filter(attempt::id.gt(k.clone())).order(attempt::id.asc()),

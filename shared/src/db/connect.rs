@@ -46,6 +46,9 @@ pub enum DbError {
     /// A unique constraint refused the row (a taken uid, name or event id).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The database cannot store a value as given (Postgres refuses NUL characters in text).
+    #[error("unstorable value: {0}")]
+    UnstorableValue(String),
     /// A query failed.
     #[error("database query: {0}")]
     Query(diesel::result::Error),
@@ -63,6 +66,10 @@ impl From<diesel::result::Error> for DbError {
         match error {
             Error::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 DbError::Conflict(info.message().to_owned())
+            }
+            // Postgres stores no NUL character in text; that is the caller's input, not a fault.
+            Error::DatabaseError(_, info) if info.message().contains("0x00") => {
+                DbError::UnstorableValue(info.message().to_owned())
             }
             other => DbError::Query(other),
         }

@@ -144,17 +144,44 @@ pub async fn deliveries_of_message(db: &Database, message_id: &str) -> Result<Ve
     Ok(with_conn!(db, c => query.load(c).await)?)
 }
 
-/// A page of one endpoint's deliveries, newest message first, after `before_message` if given.
+/// A page of one endpoint's deliveries, newest message first, after `before_message` if given;
+/// only deliveries in `statuses` (all when empty) of messages matching `messages`.
 pub async fn deliveries_of_endpoint(
     db: &Database,
     endpoint_id: &str,
+    statuses: &[i16],
+    messages: &super::message::MessageFilter,
     before_message: Option<&str>,
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, DbError> {
-    let base =
-        delivery::table.filter(delivery::endpoint_id.eq(endpoint_id)).order(delivery::message_id.desc()).limit(limit);
-    Ok(match before_message {
-        Some(m) => with_conn!(db, c => base.filter(delivery::message_id.lt(m)).load(c).await)?,
-        None => with_conn!(db, c => base.load(c).await)?,
-    })
+    let statuses = statuses.to_vec();
+    let channel = messages.channel_pattern();
+    let (types, before, after) = (messages.event_types.clone(), messages.before, messages.after);
+    let narrowed = channel.is_some() || !types.is_empty() || before.is_some() || after.is_some();
+    Ok(with_conn!(db, c => {
+        let mut q = delivery::table.filter(delivery::endpoint_id.eq(endpoint_id)).into_boxed();
+        if !statuses.is_empty() {
+            q = q.filter(delivery::status.eq_any(statuses.clone()));
+        }
+        if let Some(m) = before_message {
+            q = q.filter(delivery::message_id.lt(m));
+        }
+        if narrowed {
+            let mut matching = message::table.select(message::id).into_boxed();
+            if let Some(pattern) = &channel {
+                matching = matching.filter(message::channels.like(pattern.clone()).escape('!'));
+            }
+            if !types.is_empty() {
+                matching = matching.filter(message::event_type.eq_any(types.clone()));
+            }
+            if let Some(t) = before {
+                matching = matching.filter(message::created_at.lt(t));
+            }
+            if let Some(t) = after {
+                matching = matching.filter(message::created_at.gt(t));
+            }
+            q = q.filter(delivery::message_id.eq_any(matching));
+        }
+        q.order(delivery::message_id.desc()).limit(limit).load(c).await
+    })?)
 }

@@ -66,6 +66,16 @@ pub struct MessageFilter {
     pub after: Option<NaiveDateTime>,
 }
 
+impl MessageFilter {
+    /// The `LIKE` pattern that finds the channel in the stored JSON list, if one is asked for.
+    pub fn channel_pattern(&self) -> Option<String> {
+        // `_` is common in channel names and a LIKE wildcard: escape it (and `%`) with `!`, which
+        // no channel name contains and which needs no quoting in any backend's SQL.
+        let escaped = |c: &str| c.replace('!', "!!").replace('%', "!%").replace('_', "!_");
+        self.channel.as_ref().map(|c| format!("%\"{}\"%", escaped(c)))
+    }
+}
+
 /// A page of the application's messages, newest first unless asked otherwise.
 pub async fn list_messages(
     db: &Database,
@@ -77,7 +87,7 @@ pub async fn list_messages(
     // The sentinels stay inside every backend's range (MySQL DATETIME spans years 1000 to 9999).
     let before = filter.before.unwrap_or_else(|| far(9999, 12, 31));
     let after = filter.after.unwrap_or_else(|| far(1000, 1, 1));
-    let channel = filter.channel.as_ref().map(|c| format!("%\"{}\"%", c.replace(['%', '_'], "")));
+    let channel = filter.channel_pattern();
     let types = filter.event_types.clone();
     let any_type = types.is_empty();
     let key = page.after.clone();
@@ -90,7 +100,7 @@ pub async fn list_messages(
             .filter(message::event_type.eq_any(types.clone()).or(any_type.into_sql::<diesel::sql_types::Bool>()))
             .into_boxed();
         if let Some(pattern) = &channel {
-            q = q.filter(message::channels.like(pattern.clone()));
+            q = q.filter(message::channels.like(pattern.clone()).escape('!'));
         }
         q = match (&key, ascending) {
             (Some(k), true) => q.filter(message::id.gt(k.clone())).order(message::id.asc()),

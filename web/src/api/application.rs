@@ -78,6 +78,7 @@ impl From<ApplicationRow> for ApplicationOut {
 fn check_fields(name: Option<&str>, uid: Option<&str>, throttle: Option<u64>) -> Result<(), ApiError> {
     Checks::default()
         .check(name.is_none_or(|n| !n.trim().is_empty()), &["body", "name"], "must not be empty")
+        .text(name, &["body", "name"])
         .name_field(uid, &["body", "uid"])
         .check(
             uid.is_none_or(|u| !is_id(u, prefix::APPLICATION)),

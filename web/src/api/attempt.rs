@@ -5,14 +5,15 @@
 use super::auth::Caller;
 use super::endpoint::{EndpointOut, visible_endpoint};
 use super::error::ApiError;
-use super::message::{MessageOut, visible_message};
+use super::extract::Checks;
+use super::message::{MessageOut, event_types, query_time, visible_message};
 use super::page::{ListOut, ListQuery, now, timestamp};
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use herald::context::Context;
 use herald::db::attempt::{AttemptFilter, AttemptRow, expunge_response, find_attempt, list_attempts};
 use herald::db::delivery::{DeliveryRow, deliveries_of_endpoint, deliveries_of_message, schedule_manual, status};
 use herald::db::endpoint::endpoints_by_ids;
-use herald::db::message::messages_by_ids;
+use herald::db::message::{MessageFilter, messages_by_ids};
 use herald::db::page::{Order, Page};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -61,9 +62,47 @@ fn attempt_out(row: AttemptRow) -> Value {
     })
 }
 
+/// The filters Svix's attempt and delivery listings take besides pagination.
 #[derive(Debug, Deserialize)]
-struct StatusQuery {
+struct Filters {
     status: Option<i16>,
+    status_code_class: Option<i32>,
+    channel: Option<String>,
+    endpoint_id: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+    with_content: Option<bool>,
+}
+
+impl Filters {
+    fn messages(&self, req: &HttpRequest) -> Result<MessageFilter, ApiError> {
+        Ok(MessageFilter {
+            channel: self.channel.clone(),
+            event_types: event_types(req),
+            before: query_time(&self.before, "before")?,
+            after: query_time(&self.after, "after")?,
+        })
+    }
+
+    fn attempts(&self, req: &HttpRequest) -> Result<AttemptFilter, ApiError> {
+        Checks::default()
+            .check(self.status.is_none_or(|s| (0..=3).contains(&s)), &["query", "status"], "must be 0, 1, 2 or 3")
+            .check(
+                self.status_code_class.is_none_or(|c| [0, 100, 200, 300, 400, 500].contains(&c)),
+                &["query", "status_code_class"],
+                "must be 0, 100, 200, 300, 400 or 500",
+            )
+            .finish()?;
+        let messages = self.messages(req)?;
+        Ok(AttemptFilter {
+            status: self.status,
+            status_code_class: self.status_code_class,
+            before: messages.before,
+            after: messages.after,
+            messages: MessageFilter { before: None, after: None, ..messages },
+            ..Default::default()
+        })
+    }
 }
 
 async fn list(
@@ -71,43 +110,44 @@ async fn list(
     app_id: &str,
     filter: AttemptFilter,
     page: &ListQuery,
+    with_content: bool,
 ) -> Result<HttpResponse, ApiError> {
-    if filter.status.is_some_and(|s| !(0..=3).contains(&s)) {
-        return Err(ApiError::field(&["query", "status"], "must be 0, 1, 2 or 3"));
-    }
     let page = list_attempts(&context.db, app_id, &filter, &page.page(Order::Descending)).await?;
-    Ok(HttpResponse::Ok().json(ListOut::from_page(page, attempt_out)))
+    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |row| {
+        let mut out = attempt_out(row);
+        if !with_content {
+            out["response"] = json!("");
+        }
+        out
+    })))
 }
 
 async fn by_endpoint(
+    req: HttpRequest,
     context: web::Data<Context>,
     caller: Caller,
     path: web::Path<(String, String)>,
     page: web::Query<ListQuery>,
-    query: web::Query<StatusQuery>,
+    query: web::Query<Filters>,
 ) -> Result<HttpResponse, ApiError> {
+    let filter = query.attempts(&req)?;
     let endpoint = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
-    let filter = AttemptFilter { endpoint_id: Some(endpoint.id), status: query.status, ..Default::default() };
-    list(&context, &endpoint.app_id, filter, &page).await
-}
-
-#[derive(Debug, Deserialize)]
-struct ByMessageQuery {
-    status: Option<i16>,
-    endpoint_id: Option<String>,
+    let filter = AttemptFilter { endpoint_id: Some(endpoint.id), ..filter };
+    list(&context, &endpoint.app_id, filter, &page, query.with_content.unwrap_or(true)).await
 }
 
 async fn by_message(
+    req: HttpRequest,
     context: web::Data<Context>,
     caller: Caller,
     path: web::Path<(String, String)>,
     page: web::Query<ListQuery>,
-    query: web::Query<ByMessageQuery>,
+    query: web::Query<Filters>,
 ) -> Result<HttpResponse, ApiError> {
+    let filter = query.attempts(&req)?;
     let message = visible_message(&context, &caller, &path.0, &path.1).await?;
-    let filter =
-        AttemptFilter { message_id: Some(message.id), endpoint_id: query.endpoint_id.clone(), status: query.status };
-    list(&context, &message.app_id, filter, &page).await
+    let filter = AttemptFilter { message_id: Some(message.id), endpoint_id: query.endpoint_id.clone(), ..filter };
+    list(&context, &message.app_id, filter, &page, query.with_content.unwrap_or(true)).await
 }
 
 async fn get(
@@ -162,22 +202,35 @@ async fn endpoints_of_message(
     Ok(HttpResponse::Ok().json(ListOut::from_page(page, |v| v)))
 }
 
-#[derive(Debug, Deserialize)]
-struct ContentQuery {
-    with_content: Option<bool>,
-}
-
 async fn messages_of_endpoint(
+    req: HttpRequest,
     context: web::Data<Context>,
     caller: Caller,
     path: web::Path<(String, String)>,
     page: web::Query<ListQuery>,
-    content: web::Query<ContentQuery>,
+    content: web::Query<Filters>,
 ) -> Result<HttpResponse, ApiError> {
+    let messages = content.messages(&req)?;
+    // Svix's message status, as the delivery states that show it.
+    let statuses: Vec<i16> = match content.status {
+        None => Vec::new(),
+        Some(0) => vec![status::SUCCEEDED],
+        Some(1) => vec![status::PENDING, status::FAILED],
+        Some(2) => vec![status::EXHAUSTED],
+        Some(3) => vec![status::SENDING],
+        Some(_) => return Err(ApiError::field(&["query", "status"], "must be 0, 1, 2 or 3")),
+    };
     let endpoint = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
     let request = page.page(Order::Descending);
-    let deliveries =
-        deliveries_of_endpoint(&context.db, &endpoint.id, request.after.as_deref(), request.fetch()).await?;
+    let deliveries = deliveries_of_endpoint(
+        &context.db,
+        &endpoint.id,
+        &statuses,
+        &messages,
+        request.after.as_deref(),
+        request.fetch(),
+    )
+    .await?;
     let ids: Vec<String> = deliveries.iter().map(|d| d.message_id.clone()).collect();
     let messages: HashMap<String, _> =
         messages_by_ids(&context.db, &ids).await?.into_iter().map(|m| (m.id.clone(), m)).collect();

@@ -129,6 +129,7 @@ fn valid_url(text: &str) -> bool {
 
 struct Fields<'a> {
     url: Option<&'a str>,
+    description: Option<&'a str>,
     uid: Option<&'a str>,
     throttle: Option<u64>,
     event_types: Option<&'a [String]>,
@@ -137,11 +138,13 @@ struct Fields<'a> {
 }
 
 fn check(fields: Fields<'_>) -> Result<(), ApiError> {
+    let distinct = |l: &[String]| l.iter().collect::<std::collections::HashSet<_>>().len() == l.len();
     let names_ok = |list: Option<&[String]>, max: usize| {
-        list.is_none_or(|l| !l.is_empty() && l.iter().all(|n| valid_name(n, max)))
+        list.is_none_or(|l| !l.is_empty() && distinct(l) && l.iter().all(|n| valid_name(n, max)))
     };
     Checks::default()
         .check(fields.url.is_none_or(valid_url), &["body", "url"], "must be an absolute http or https URL")
+        .text(fields.description, &["body", "description"])
         .name_field(fields.uid, &["body", "uid"])
         .check(
             fields.uid.is_none_or(|u| !is_id(u, prefix::ENDPOINT)),
@@ -156,12 +159,12 @@ fn check(fields: Fields<'_>) -> Result<(), ApiError> {
         .check(
             names_ok(fields.event_types, 256),
             &["body", "eventTypes"],
-            "must be a non-empty list of event type names",
+            "must be a non-empty list of distinct event type names",
         )
         .check(
             names_ok(fields.channels, 128) && fields.channels.is_none_or(|c| c.len() <= 10),
             &["body", "channels"],
-            "must be 1 to 10 channel names",
+            "must be 1 to 10 distinct channel names",
         )
         .check(
             fields.secret.is_none_or(secret::is_valid),
@@ -174,6 +177,7 @@ fn check(fields: Fields<'_>) -> Result<(), ApiError> {
 fn check_in(body: &EndpointIn) -> Result<(), ApiError> {
     check(Fields {
         url: Some(&body.url),
+        description: Some(&body.description),
         uid: body.uid.as_deref(),
         throttle: body.throttle_rate,
         event_types: body.event_types.as_deref(),
@@ -294,6 +298,7 @@ async fn update(
             body.uid = Some(body.uid.unwrap_or_else(|| path.1.clone()));
             check(Fields {
                 url: None,
+                description: None,
                 uid: body.uid.as_deref(),
                 throttle: None,
                 event_types: None,
@@ -318,6 +323,7 @@ async fn patch(
     let channels = body.channels.clone().flatten();
     check(Fields {
         url: body.url.as_deref(),
+        description: body.description.as_deref(),
         uid: body.uid.clone().flatten().as_deref(),
         throttle: body.throttle_rate.flatten(),
         event_types: event_types.as_deref(),

@@ -69,6 +69,9 @@ impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {
             DbError::Conflict(_) => ApiError::Conflict("An entity with this uid, name or id already exists".into()),
+            DbError::UnstorableValue(_) => {
+                ApiError::field(&["body"], "text values may not contain NUL (\\u0000) characters")
+            }
             DbError::Pool(e) => ApiError::Unavailable(e),
             DbError::Timeout(d) => ApiError::Unavailable(format!("no answer within {d:?}")),
             other => ApiError::Internal(other.to_string()),

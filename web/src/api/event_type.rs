@@ -86,8 +86,14 @@ impl EventTypeOut {
     }
 }
 
-fn check(name: Option<&str>, feature_flag: Option<&str>, group: Option<&str>) -> Result<(), ApiError> {
+fn check(
+    name: Option<&str>,
+    description: Option<&str>,
+    feature_flag: Option<&str>,
+    group: Option<&str>,
+) -> Result<(), ApiError> {
     Checks::default()
+        .text(description, &["body", "description"])
         .check(
             name.is_none_or(|n| valid_name(n, 256)),
             &["body", "name"],
@@ -149,7 +155,7 @@ async fn create(
     caller.require_org()?;
     let mut body = body.into_inner();
     let name = body.name.take().ok_or_else(|| ApiError::field(&["body", "name"], "field required"))?;
-    check(Some(&name), body.feature_flag.as_deref(), body.group_name.as_deref())?;
+    check(Some(&name), Some(&body.description), body.feature_flag.as_deref(), body.group_name.as_deref())?;
     let row = new_row(&caller.org_id, name, body);
     insert_event_type(&context.db, &row).await?;
     Ok(HttpResponse::Created().json(EventTypeOut::new(row, true)))
@@ -168,7 +174,7 @@ async fn update(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_org()?;
     let body = body.into_inner();
-    check(Some(&path), body.feature_flag.as_deref(), body.group_name.as_deref())?;
+    check(Some(&path), Some(&body.description), body.feature_flag.as_deref(), body.group_name.as_deref())?;
     match find_event_type(&context.db, &caller.org_id, &path).await? {
         Some(mut row) => {
             row.description = body.description;
@@ -197,7 +203,12 @@ async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_org()?;
     let body = body.into_inner();
-    check(None, body.feature_flag.clone().flatten().as_deref(), body.group_name.clone().flatten().as_deref())?;
+    check(
+        None,
+        body.description.as_deref(),
+        body.feature_flag.clone().flatten().as_deref(),
+        body.group_name.clone().flatten().as_deref(),
+    )?;
     let mut row = find_event_type(&context.db, &caller.org_id, &path).await?.ok_or(ApiError::NotFound)?;
     if let Some(description) = body.description {
         row.description = description;

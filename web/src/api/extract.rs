@@ -71,6 +71,12 @@ impl Checks {
         self.check(ok, loc, "must be 1 to 256 characters of a-z, A-Z, 0-9, '-', '_' or '.'")
     }
 
+    /// Free text stored as is: any characters but NUL (which Postgres cannot store), so every
+    /// backend accepts and refuses the same input.
+    pub fn text(&mut self, value: Option<&str>, loc: &[&str]) -> &mut Self {
+        self.check(value.is_none_or(|v| !v.contains('\0')), loc, "must not contain NUL (\\u0000) characters")
+    }
+
     /// Ok when nothing was recorded.
     pub fn finish(&mut self) -> Result<(), ApiError> {
         if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(std::mem::take(&mut self.0))) }

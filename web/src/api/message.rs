@@ -90,8 +90,11 @@ fn check(body: &MessageIn, max_payload: usize) -> Result<(), ApiError> {
         return Err(ApiError::PayloadTooLarge(format!("The payload is larger than {max_payload} bytes")));
     }
     let (_, min, max) = RETENTION_DAYS;
-    let channels_ok =
-        body.channels.as_ref().is_none_or(|c| !c.is_empty() && c.len() <= 5 && c.iter().all(|n| valid_name(n, 128)));
+    let distinct = |c: &Vec<String>| c.iter().collect::<std::collections::HashSet<_>>().len() == c.len();
+    let channels_ok = body
+        .channels
+        .as_ref()
+        .is_none_or(|c| !c.is_empty() && c.len() <= 5 && distinct(c) && c.iter().all(|n| valid_name(n, 128)));
     Checks::default()
         .check(
             valid_name(&body.event_type, 256),
@@ -100,7 +103,7 @@ fn check(body: &MessageIn, max_payload: usize) -> Result<(), ApiError> {
         )
         .name_field(body.event_id.as_deref(), &["body", "eventId"])
         .check(body.payload.get().trim_start().starts_with('{'), &["body", "payload"], "must be a JSON object")
-        .check(channels_ok, &["body", "channels"], "must be 1 to 5 channel names")
+        .check(channels_ok, &["body", "channels"], "must be 1 to 5 distinct channel names")
         .check(
             body.payload_retention_period.is_none_or(|d| (min..=max).contains(&d)),
             &["body", "payloadRetentionPeriod"],
@@ -152,7 +155,7 @@ async fn create(
 }
 
 /// `?event_types=a&event_types=b` (the query reader takes no repeated keys, so read them here).
-fn event_types(req: &HttpRequest) -> Vec<String> {
+pub fn event_types(req: &HttpRequest) -> Vec<String> {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .filter(|(k, _)| k == "event_types" || k == "event_types[]")
         .map(|(_, v)| v.into_owned())
@@ -217,6 +220,16 @@ async fn expunge(
     let row = visible_message(&context, &caller, &path.0, &path.1).await?;
     expunge_payload(&context.db, &row.id).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// An optional RFC 3339 query parameter; a malformed one is a 422 naming it.
+pub fn query_time(text: &Option<String>, name: &str) -> Result<Option<NaiveDateTime>, ApiError> {
+    match text {
+        None => Ok(None),
+        Some(text) => {
+            parse_time(text).map(Some).ok_or_else(|| ApiError::field(&["query", name], "must be an RFC 3339 date-time"))
+        }
+    }
 }
 
 /// A timestamp parsed from the API's RFC 3339 form.
