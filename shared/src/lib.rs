@@ -12,4 +12,6 @@ pub mod lifecycle;
 pub mod logging;
 pub mod model;
 pub mod queue;
+pub mod signing;
+pub mod ssrf;
 pub mod token;

@@ -3,7 +3,7 @@
 //! app-portal tokens see one application; logout revokes.
 
 use serde_json::json;
-use testkit::{Backend, Client, Herald, backends};
+use testkit::{Client, Herald, backends};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn resend_and_send_example_create_deliveries() {
@@ -76,29 +76,31 @@ async fn resend_and_send_example_create_deliveries() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn app_portal_tokens_see_one_application_and_logout_revokes() {
-    let Some(herald) = Herald::start(Backend::Sqlite).await else { return };
-    let org = herald.client("org-a");
-    org.post("/app", &json!({"name": "Mine", "uid": "mine"})).await;
-    org.post("/app", &json!({"name": "Other", "uid": "other"})).await;
-    org.post("/event-type", &json!({"name": "x.y", "description": "d"})).await;
+    for backend in backends() {
+        let Some(herald) = Herald::start(backend).await else { continue };
+        let org = herald.client("org-a");
+        org.post("/app", &json!({"name": "Mine", "uid": "mine"})).await;
+        org.post("/app", &json!({"name": "Other", "uid": "other"})).await;
+        org.post("/event-type", &json!({"name": "x.y", "description": "d"})).await;
 
-    let (status, access) = org.post("/auth/app-portal-access/mine", &json!({"expiry": 3600})).await;
-    assert_eq!(status, 200, "{access}");
-    assert!(access["url"].as_str().is_some_and(|u| u.starts_with("http")));
-    let portal = Client::new(&herald.address, access["token"].as_str().unwrap());
-    assert_eq!(portal.get("/app/mine").await.0, 200);
-    assert_eq!(portal.post("/app/mine/endpoint", &json!({"url": "https://e.com"})).await.0, 201);
-    assert_eq!(portal.get("/app/other").await.0, 404, "another application is invisible");
-    assert_eq!(portal.get("/app/other/endpoint").await.0, 404);
-    assert_eq!(portal.get("/app").await.0, 403, "org-wide listing is refused");
-    assert_eq!(portal.post("/app", &json!({"name": "x"})).await.0, 403);
-    assert_eq!(portal.post("/event-type", &json!({"name": "a.b", "description": "d"})).await.0, 403);
-    assert_eq!(portal.get("/event-type").await.0, 200, "event types are readable");
-    assert_eq!(portal.post("/auth/app-portal-access/mine", &json!({})).await.0, 403);
-    assert_eq!(org.post("/auth/app-portal-access/missing", &json!({})).await.0, 404);
-    assert_eq!(org.post("/auth/app-portal-access/mine", &json!({"expiry": 0})).await.0, 422);
+        let (status, access) = org.post("/auth/app-portal-access/mine", &json!({"expiry": 3600})).await;
+        assert_eq!(status, 200, "{access}");
+        assert!(access["url"].as_str().is_some_and(|u| u.starts_with("http")));
+        let portal = Client::new(&herald.address, access["token"].as_str().unwrap());
+        assert_eq!(portal.get("/app/mine").await.0, 200);
+        assert_eq!(portal.post("/app/mine/endpoint", &json!({"url": "https://e.com"})).await.0, 201);
+        assert_eq!(portal.get("/app/other").await.0, 404, "another application is invisible");
+        assert_eq!(portal.get("/app/other/endpoint").await.0, 404);
+        assert_eq!(portal.get("/app").await.0, 403, "org-wide listing is refused");
+        assert_eq!(portal.post("/app", &json!({"name": "x"})).await.0, 403);
+        assert_eq!(portal.post("/event-type", &json!({"name": "a.b", "description": "d"})).await.0, 403);
+        assert_eq!(portal.get("/event-type").await.0, 200, "event types are readable");
+        assert_eq!(portal.post("/auth/app-portal-access/mine", &json!({})).await.0, 403);
+        assert_eq!(org.post("/auth/app-portal-access/missing", &json!({})).await.0, 404);
+        assert_eq!(org.post("/auth/app-portal-access/mine", &json!({"expiry": 0})).await.0, 422);
 
-    assert_eq!(portal.post("/auth/logout", &json!({})).await.0, 204);
-    assert_eq!(portal.get("/app/mine").await.0, 401, "logout revokes the token");
-    assert_eq!(org.get("/app/mine").await.0, 200, "other tokens are unaffected");
+        assert_eq!(portal.post("/auth/logout", &json!({})).await.0, 204);
+        assert_eq!(portal.get("/app/mine").await.0, 401, "logout revokes the token");
+        assert_eq!(org.get("/app/mine").await.0, 200, "other tokens are unaffected");
+    }
 }
