@@ -4,8 +4,10 @@
 use crate::{Backend, Running, TestDb, run_admin};
 use serde_json::Value;
 
-/// herald-web running against its own database.
+/// herald-web (and, when asked, herald-worker) running against its own database.
 pub struct Herald {
+    /// The worker, when started with [`Herald::start_worker`].
+    pub worker: Option<Running>,
     /// The database (dropped with the server).
     pub db: TestDb,
     /// The web process.
@@ -34,12 +36,23 @@ impl Herald {
         all.extend_from_slice(env);
         let web = Running::start("herald-web", &[], &all);
         let address = web.address().await;
-        Some(Herald { db, web, address })
+        Some(Herald { db, web, address, worker: None })
     }
 
     /// The server's warning and error log lines, for failure messages.
     pub fn problems(&self) -> Vec<String> {
         self.web.lines().into_iter().filter(|l| l.contains("\"WARN\"") || l.contains("\"ERRO\"")).collect()
+    }
+
+    /// Starts a worker on the same database with extra environment.
+    pub fn start_worker(&mut self, env: &[(&str, &str)]) {
+        let mut all = vec![
+            ("HERALD_DATABASE_URL", self.db.url.as_str()),
+            ("HERALD_WORKER_HOST", "127.0.0.1"),
+            ("HERALD_WORKER_PORT", "0"),
+        ];
+        all.extend_from_slice(env);
+        self.worker = Some(Running::start("herald-worker", &[], &all));
     }
 
     /// A new org token, made by `herald-admin token create`.
@@ -66,7 +79,7 @@ pub struct Client {
 impl Client {
     /// A client for `address` using `token`.
     pub fn new(address: &str, token: &str) -> Self {
-        Client { http: reqwest::Client::new(), base: format!("http://{address}/api/v1"), token: token.to_owned() }
+        Client { http: crate::http(), base: format!("http://{address}/api/v1"), token: token.to_owned() }
     }
 
     /// Sends a request; returns status and JSON body (Null when empty or not JSON).

@@ -4,11 +4,13 @@
 mod api;
 mod database;
 mod process;
+mod receiver;
 
 pub use api::{Client, Herald};
 pub use database::{TestDb, backends};
 pub use herald::db::Backend;
 pub use process::{Running, TEST_SECRETS_KEYS, bin, get_json, poll_status, run_admin};
+pub use receiver::{Received, Receiver};
 
 use std::path::PathBuf;
 
@@ -33,4 +35,11 @@ pub fn free_port() -> u16 {
 /// The workspace root (where the Procfile and README live).
 pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_owned()
+}
+
+/// An HTTP client for tests. The workspace builds reqwest without a default TLS provider (the
+/// worker installs ring), so install it here too before any client is made.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -177,7 +177,7 @@ impl Drop for Running {
 
 /// GETs `http://{address}{path}`; returns status and JSON body (Null when not JSON).
 pub async fn get_json(address: &str, path: &str) -> reqwest::Result<(u16, Value)> {
-    let response = reqwest::get(format!("http://{address}{path}")).await?;
+    let response = crate::http().get(format!("http://{address}{path}")).send().await?;
     let status = response.status().as_u16();
     let body = response.json().await.unwrap_or(Value::Null);
     Ok((status, body))

@@ -18,6 +18,7 @@ pub fn run(booted: Booted) -> ExitCode {
         timeouts: |c: &Config| (c.serve.shutdown.drain_delay, c.serve.shutdown.timeout),
         // Room for the largest payload plus the message's other fields.
         routes: |cfg, config: &Config| crate::api::routes(cfg, config.api.max_payload_bytes + 64 * 1024),
+        background: None,
     };
     serve_until_stopped(&booted, plan)
 }

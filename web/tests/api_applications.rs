@@ -178,7 +178,7 @@ async fn missing_bad_and_revoked_tokens_get_401() {
         assert_eq!(status, 401, "{bad:?}");
         assert_eq!(body["code"], "authentication_failed");
     }
-    let no_header = reqwest::get(format!("http://{}/api/v1/app", herald.address)).await.expect("request");
+    let no_header = testkit::http().get(format!("http://{}/api/v1/app", herald.address)).send().await.expect("request");
     assert_eq!(no_header.status(), 401);
     // A token with the right id but a wrong secret.
     let mut forged = token.clone();

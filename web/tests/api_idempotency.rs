@@ -17,7 +17,7 @@ async fn repeats_and_concurrent_duplicates_create_one_resource() {
         let Some(herald) = Herald::start(backend).await else { continue };
         let name = backend.name();
         let (token, other) = (herald.token("org-a"), herald.token("org-a"));
-        let http = reqwest::Client::new();
+        let http = testkit::http();
         let apps = format!("http://{}/api/v1/app", herald.address);
 
         let first = post(&http, &apps, &token, "key-1", &json!({"name": "Once"})).await;

@@ -92,7 +92,7 @@ async fn payloads_are_kept_verbatim_and_limited_in_size() {
     let text = r#"{"eventType":"x.y","payload":{ "z": 1.50, "a": [true, null] }}"#;
     let (status, msg) = api.raw("POST", "/app/a/msg", "application/json", text).await;
     assert_eq!(status, 202, "{msg}");
-    let raw = reqwest::Client::new()
+    let raw = testkit::http()
         .get(format!("http://{}/api/v1/app/a/msg/{}", herald.address, msg["id"].as_str().unwrap()))
         .bearer_auth(herald.token("org-a"))
         .send()

@@ -148,7 +148,7 @@ async fn every_request_is_logged_with_a_request_id() {
     };
     let web = start_web(&db.url, &[]);
     let address = web.address().await;
-    let client = reqwest::Client::new();
+    let client = testkit::http();
 
     let response = client
         .get(format!("http://{address}/health/alive"))

@@ -21,7 +21,7 @@ fn config_text(port: u16, level: &str) -> String {
 }
 
 async fn request_logged(web: &Running, address: &str, id: &str, timeout: Duration) -> bool {
-    let client = reqwest::Client::new();
+    let client = testkit::http();
     let sent = client.get(format!("http://{address}/health/alive")).header("X-Request-Id", id).send().await;
     assert_eq!(sent.expect("request").status(), 200);
     web.wait_for_record(0, timeout, |r| r["msg"] == "request" && r["request_id"] == id).await.is_some()

@@ -1,6 +1,12 @@
 //! `herald-worker`: the delivery process. It serves health on its own port; any number may run.
 
+mod client;
+mod deliver;
+mod dispatch;
+mod engine;
+
 use clap::Parser;
+use futures_util::FutureExt;
 use herald::cli::{ConfigArgs, ListenArgs};
 use herald::config::{Config, Process};
 use herald::http::{HttpPlan, serve_until_stopped};
@@ -28,6 +34,9 @@ fn main() -> ExitCode {
         workers: 1,
         timeouts: |c: &Config| (Duration::ZERO, c.worker.shutdown_timeout),
         routes: |_, _| {},
+        background: Some(|context, stop| engine::run(context, stop).boxed_local()),
     };
+    // reqwest is built without a default TLS provider: use ring, as everywhere else.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     serve_until_stopped(&booted, plan)
 }

@@ -131,6 +131,11 @@ pub struct Worker {
     /// Time allowed for in-flight work after a stop signal.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+    /// How often an idle worker polls the database.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
 }
 
 /// `database.*`
@@ -207,6 +212,25 @@ pub enum LogFormat {
 pub struct Delivery {
     /// Networks exempt from the SSRF block.
     pub allowed_cidrs: Vec<IpNet>,
+    /// Time allowed for one attempt.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Delays before each retry.
+    pub retry_schedule: Vec<humantime_serde::Serde<Duration>>,
+    /// Response bytes stored per attempt.
+    pub max_response_bytes: usize,
+    /// Signature header names.
+    pub header_style: HeaderStyleName,
+}
+
+/// `delivery.header_style`
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeaderStyleName {
+    /// `webhook-*` headers.
+    Standard,
+    /// `svix-*` headers.
+    Svix,
 }
 
 /// One thing wrong with the configuration: which key, where its value came from, and why.

@@ -15,6 +15,7 @@ pub mod page;
 pub mod schema;
 mod sqlite;
 pub mod token;
+pub mod work;
 
 pub use connect::{Backend, DbError, backend_of, redact_url};
 pub use sqlite::{SqliteAsync, SqliteManager};

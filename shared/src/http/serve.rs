@@ -34,6 +34,9 @@ pub struct HttpPlan {
     pub timeouts: fn(&Config) -> (Duration, Duration),
     /// The process's own routes, besides the health endpoints.
     pub routes: fn(&mut web::ServiceConfig, &Config),
+    /// Work the process does besides serving HTTP (the worker's delivery loop); it gets its own
+    /// database pool and the stop signal, and the process waits for it before exiting.
+    pub background: Option<fn(Context, StopSignal) -> futures_util::future::LocalBoxFuture<'static, ()>>,
 }
 
 /// Runs the process's server on an actix system until it has stopped; the exit status to return.
@@ -75,6 +78,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     let tokens = Arc::new(crate::token::TokenCache::default());
     let db_config = cfg.database.clone();
     let (app_log, app_config, app_readiness, routes) = (log.clone(), config.clone(), readiness.clone(), plan.routes);
+    let (app_secrets, app_tokens) = (secrets.clone(), tokens.clone());
     let server = HttpServer::new(move || {
         let context = Context {
             // The same config built a pool above, so this cannot fail here.
@@ -82,8 +86,8 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
             config: app_config.clone(),
             log: app_log.clone(),
             readiness: app_readiness.clone(),
-            secrets: secrets.clone(),
-            tokens: tokens.clone(),
+            secrets: app_secrets.clone(),
+            tokens: app_tokens.clone(),
         };
         let request_logger = app_log.clone();
         App::new()
@@ -100,8 +104,25 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     .listen(listener)?
     .run();
     info!(log, "listening"; "address" => local.to_string(), "url" => format!("http://{local}"), "workers" => workers);
+    let background = match plan.background {
+        Some(start) => {
+            let context = Context {
+                db: Database::connect_lazy(&cfg.database).map_err(std::io::Error::other)?,
+                config: config.clone(),
+                log: log.clone(),
+                readiness: readiness.clone(),
+                secrets: secrets.clone(),
+                tokens: tokens.clone(),
+            };
+            Some(actix_web::rt::spawn(start(context, stop.clone())))
+        }
+        None => None,
+    };
     tokio::spawn(stop_gracefully(stop, server.handle(), config, plan.timeouts, log.clone()));
     server.await?;
+    if let Some(task) = background {
+        let _ = task.await;
+    }
     info!(log, "stopped");
     Ok(())
 }

@@ -52,3 +52,25 @@ mod tests {
         assert_eq!(normalized("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
     }
 }
+
+/// A rotated-out secret that still signs until `expires_at` (an endpoint's `previous_secrets`
+/// holds a JSON list of these).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct PreviousSecret {
+    /// The secret, sealed like the current one.
+    pub secret: String,
+    /// RFC 3339 end of the grace period.
+    pub expires_at: String,
+}
+
+impl PreviousSecret {
+    /// Whether it still signs at `at`.
+    pub fn live_at(&self, at: chrono::NaiveDateTime) -> bool {
+        chrono::DateTime::parse_from_rfc3339(&self.expires_at).is_ok_and(|t| t.naive_utc() > at)
+    }
+}
+
+/// The stored list of previous secrets (an unreadable list counts as empty).
+pub fn previous_secrets(text: &str) -> Vec<PreviousSecret> {
+    serde_json::from_str(text).unwrap_or_default()
+}

@@ -397,15 +397,6 @@ const MAX_GRACE_SECONDS: u64 = 604_800;
 /// Default grace period: a day.
 const DEFAULT_GRACE_SECONDS: u64 = 86_400;
 
-/// One rotated-out secret still signing until `expires_at` (stored in `previous_secrets`).
-#[derive(Debug, Serialize, Deserialize)]
-pub struct PreviousSecret {
-    /// Sealed secret.
-    pub secret: String,
-    /// RFC 3339 end of the grace period.
-    pub expires_at: String,
-}
-
 async fn rotate_secret(
     context: web::Data<Context>,
     caller: Caller,
@@ -424,12 +415,12 @@ async fn rotate_secret(
         .finish()?;
     let mut row = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
     let at = now();
-    let mut previous: Vec<PreviousSecret> = serde_json::from_str(&row.previous_secrets).unwrap_or_default();
+    let mut previous = secret::previous_secrets(&row.previous_secrets);
     // Expired secrets are dropped; the outgoing one signs alongside the new one until its expiry.
-    previous.retain(|p| chrono::DateTime::parse_from_rfc3339(&p.expires_at).is_ok_and(|t| t.naive_utc() > at));
+    previous.retain(|p| p.live_at(at));
     if grace > 0 {
         let expires = at + chrono::Duration::seconds(grace as i64);
-        previous.push(PreviousSecret { secret: row.secret.clone(), expires_at: timestamp(expires) });
+        previous.push(secret::PreviousSecret { secret: row.secret.clone(), expires_at: timestamp(expires) });
     }
     let plain = match body.key {
         Some(given) => secret::normalized(&given),

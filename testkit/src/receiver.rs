@@ -1,0 +1,95 @@
+//! A real webhook receiver on loopback: an HTTP/1.1 server on its own thread that records every
+//! request and answers with the status a test chooses for the n-th request.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One request the receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Path and query.
+    pub path: String,
+    /// Header names lower-cased.
+    pub headers: HashMap<String, String>,
+    /// The body, byte for byte.
+    pub body: Vec<u8>,
+}
+
+/// A receiver listening on 127.0.0.1.
+pub struct Receiver {
+    /// `http://127.0.0.1:port`
+    pub url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+fn read_request(stream: &mut std::net::TcpStream) -> Option<Received> {
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let path = line.split_whitespace().nth(1)?.to_owned();
+    let mut headers = HashMap::new();
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+    }
+    let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Received { path, headers, body })
+}
+
+impl Receiver {
+    /// Starts a receiver answering request number n (0-based) with `status(n)`.
+    pub fn start(status: impl Fn(usize) -> u16 + Send + 'static) -> Receiver {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let sink = received.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                // One request per connection: answer, then close.
+                let Some(request) = read_request(&mut stream) else { continue };
+                let n = {
+                    let mut all = sink.lock().expect("received");
+                    all.push(request);
+                    all.len() - 1
+                };
+                let code = status(n);
+                let body = format!("{{\"received\":{n}}}");
+                let reply = format!(
+                    "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(reply.as_bytes());
+            }
+        });
+        Receiver { url, received }
+    }
+
+    /// Every request so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("received").clone()
+    }
+
+    /// Waits until at least `n` requests arrived; returns them all.
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Received> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let all = self.received();
+            if all.len() >= n || Instant::now() >= deadline {
+                return all;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! One delivery attempt: load what it needs, sign, POST, record the attempt, then mark the
+//! delivery succeeded, scheduled for a retry, or exhausted.
+
+use crate::client::literal_refusal;
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use herald::config::HeaderStyleName;
+use herald::context::Context;
+use herald::db::DbError;
+use herald::db::attempt::{AttemptRow, insert_attempt, status as attempt_status};
+use herald::db::delivery::{DeliveryRow, status};
+use herald::db::endpoint::{EndpointRow, endpoints_by_ids};
+use herald::db::message::messages_by_ids;
+use herald::db::work::finish_delivery;
+use herald::model::ids::{new_id, prefix};
+use herald::model::secret;
+use herald::signing::{HeaderStyle, signature_header};
+use slog::{info, warn};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Now, at the microsecond precision every backend stores.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// What one attempt came to.
+struct Outcome {
+    success: bool,
+    status_code: i32,
+    response: String,
+    duration: Duration,
+}
+
+/// The signing keys in force: the current secret and rotated ones still in their grace period.
+fn signing_keys(context: &Context, endpoint: &EndpointRow, at: NaiveDateTime) -> Vec<Vec<u8>> {
+    let mut sealed = vec![endpoint.secret.clone()];
+    sealed.extend(
+        secret::previous_secrets(&endpoint.previous_secrets).into_iter().filter(|p| p.live_at(at)).map(|p| p.secret),
+    );
+    sealed.iter().filter_map(|s| context.secrets.open(s).ok()).filter_map(|plain| secret::key_bytes(&plain)).collect()
+}
+
+fn truncated(bytes: &[u8], max: usize) -> String {
+    let cut = &bytes[..bytes.len().min(max)];
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+async fn attempt(
+    context: &Context,
+    client: &reqwest::Client,
+    message_id: &str,
+    body: &str,
+    endpoint: &EndpointRow,
+) -> Outcome {
+    let started = Instant::now();
+    let fail = |response: String, status_code: i32| Outcome {
+        success: false,
+        status_code,
+        response,
+        duration: started.elapsed(),
+    };
+    let url = match reqwest::Url::parse(&endpoint.url) {
+        Ok(url) => url,
+        Err(e) => return fail(format!("invalid endpoint URL: {e}"), 0),
+    };
+    if let Some(reason) = literal_refusal(&url, &context.config) {
+        return fail(reason, 0);
+    }
+    let config = context.config.get();
+    let style = match config.delivery.header_style {
+        HeaderStyleName::Standard => HeaderStyle::StandardWebhooks,
+        HeaderStyleName::Svix => HeaderStyle::Svix,
+    };
+    let [id_header, timestamp_header, signature_name] = style.names();
+    let timestamp = Utc::now().timestamp();
+    let keys = signing_keys(context, endpoint, now());
+    let mut request = client
+        .post(url)
+        .timeout(config.delivery.timeout)
+        .header("content-type", "application/json")
+        .header(id_header, message_id)
+        .header(timestamp_header, timestamp.to_string())
+        .header(signature_name, signature_header(&keys, message_id, timestamp, body.as_bytes()));
+    let custom: BTreeMap<String, String> = serde_json::from_str(&endpoint.headers).unwrap_or_default();
+    for (name, value) in &custom {
+        request = request.header(name, value);
+    }
+    match request.body(body.to_owned()).send().await {
+        Ok(response) => {
+            let code = response.status();
+            let bytes = response.bytes().await.unwrap_or_default();
+            Outcome {
+                success: code.is_success(),
+                status_code: i32::from(code.as_u16()),
+                response: truncated(&bytes, config.delivery.max_response_bytes),
+                duration: started.elapsed(),
+            }
+        }
+        Err(e) => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            fail(text, 0)
+        }
+    }
+}
+
+/// The delay before retry number `attempts` (1-based), with ±20 % jitter; `None` when exhausted.
+pub fn retry_delay(schedule: &[Duration], attempts: usize) -> Option<Duration> {
+    let base = schedule.get(attempts.checked_sub(1)?)?;
+    let jitter = rand::random_range(0.8..1.2);
+    Some(base.mul_f64(jitter))
+}
+
+/// Makes one attempt for a delivery this worker holds, and records the outcome.
+pub async fn deliver(
+    context: &Context,
+    client: &reqwest::Client,
+    owner: &str,
+    held: DeliveryRow,
+) -> Result<(), DbError> {
+    let messages = messages_by_ids(&context.db, std::slice::from_ref(&held.message_id)).await?;
+    let endpoints = endpoints_by_ids(&context.db, std::slice::from_ref(&held.endpoint_id)).await?;
+    let (Some(message), Some(endpoint)) = (messages.into_iter().next(), endpoints.into_iter().next()) else {
+        // The message or endpoint was deleted meanwhile (cascades remove the delivery too).
+        return Ok(());
+    };
+    let Some(payload) = message.payload.as_deref() else {
+        let at = now();
+        finish_delivery(&context.db, &held.id, owner, status::EXHAUSTED, held.attempt_count, at, at).await?;
+        return Ok(());
+    };
+    let outcome = attempt(context, client, &message.id, payload, &endpoint).await;
+    let at = now();
+    let row = AttemptRow {
+        id: new_id(prefix::ATTEMPT),
+        message_id: message.id.clone(),
+        endpoint_id: endpoint.id.clone(),
+        app_id: held.app_id.clone(),
+        delivery_id: Some(held.id.clone()),
+        url: endpoint.url.clone(),
+        status: if outcome.success { attempt_status::SUCCESS } else { attempt_status::FAIL },
+        response_status_code: outcome.status_code,
+        response: outcome.response,
+        response_duration_ms: outcome.duration.as_millis() as i64,
+        trigger_type: held.trigger_kind,
+        created_at: at,
+    };
+    insert_attempt(&context.db, &row).await?;
+    let attempts = held.attempt_count + 1;
+    let (new_status, next) = if outcome.success {
+        (status::SUCCEEDED, at)
+    } else {
+        let schedule: Vec<Duration> = context.config.with(|c| c.delivery.retry_schedule.iter().map(|d| **d).collect());
+        match retry_delay(&schedule, attempts as usize) {
+            Some(delay) => (status::FAILED, at + chrono::Duration::from_std(delay).unwrap_or_default()),
+            None => (status::EXHAUSTED, at),
+        }
+    };
+    finish_delivery(&context.db, &held.id, owner, new_status, attempts, next, at).await?;
+    let log = &context.log;
+    let fields =
+        (message.id.as_str(), endpoint.id.as_str(), row.response_status_code, row.response_duration_ms, attempts);
+    match new_status {
+        status::SUCCEEDED => {
+            info!(log, "delivered"; "message" => fields.0, "endpoint" => fields.1, "status" => fields.2, "duration_ms" => fields.3, "attempt" => fields.4)
+        }
+        status::EXHAUSTED => {
+            warn!(log, "delivery exhausted"; "message" => fields.0, "endpoint" => fields.1, "status" => fields.2, "duration_ms" => fields.3, "attempt" => fields.4)
+        }
+        _ => {
+            info!(log, "delivery failed, will retry"; "message" => fields.0, "endpoint" => fields.1, "status" => fields.2, "duration_ms" => fields.3, "attempt" => fields.4)
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_follow_the_schedule_with_jitter_then_stop() {
+        let schedule = [Duration::from_secs(10), Duration::from_secs(100)];
+        for _ in 0..100 {
+            let first = retry_delay(&schedule, 1).expect("first retry");
+            assert!(first >= Duration::from_secs(8) && first <= Duration::from_secs(12), "{first:?}");
+        }
+        assert!(retry_delay(&schedule, 2).is_some());
+        assert_eq!(retry_delay(&schedule, 3), None, "exhausted after the last");
+    }
+}
