@@ -74,7 +74,14 @@ fn every_key_is_settable_by_its_env_name() {
         let env = format!("HERALD_{}", key.replace('.', "_").to_uppercase());
         assert!(listing.contains(&env), "config env does not list {env}");
         let value = match key.as_str() {
-            "serve.port" | "worker.port" | "serve.workers" | "database.pool.max_size" => "7",
+            "serve.port"
+            | "worker.port"
+            | "serve.workers"
+            | "database.pool.max_size"
+            | "worker.concurrency"
+            | "delivery.max_response_bytes" => "7",
+            "delivery.retry_schedule" => "[\"7s\"]",
+            "delivery.header_style" => "svix",
             "database.url" => "postgres://h/db",
             "queue.url" => "amqp://h",
             "log.level" => "debug",

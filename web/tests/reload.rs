@@ -92,7 +92,8 @@ async fn kubernetes_configmap_symlink_swaps_are_seen() {
     };
     // The layout the kubelet makes: config.yaml -> ..data/config.yaml, ..data -> ..<timestamp>.
     let mount = temp_dir("configmap");
-    let port = free_port();
+    // Port 0: the kernel picks a free one, so no other test can take it first.
+    let port = 0;
     let write_version = |name: &str, level: &str| {
         let dir = mount.join(name);
         std::fs::create_dir_all(&dir).expect("version dir");
