@@ -49,7 +49,14 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<Received> {
 
 impl Receiver {
     /// Starts a receiver answering request number n (0-based) with `status(n)`.
-    pub fn start(status: impl Fn(usize) -> u16 + Send + 'static) -> Receiver {
+    pub fn start(status: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Receiver {
+        Receiver::start_slow(Duration::ZERO, status)
+    }
+
+    /// Like [`Receiver::start`], taking `delay` before each answer (each request on its own
+    /// thread, so slow answers overlap like a real server's).
+    pub fn start_slow(delay: Duration, status: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Receiver {
+        let status = Arc::new(status);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -57,20 +64,24 @@ impl Receiver {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                // One request per connection: answer, then close.
-                let Some(request) = read_request(&mut stream) else { continue };
-                let n = {
-                    let mut all = sink.lock().expect("received");
-                    all.push(request);
-                    all.len() - 1
-                };
-                let code = status(n);
-                let body = format!("{{\"received\":{n}}}");
-                let reply = format!(
-                    "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-                let _ = stream.write_all(reply.as_bytes());
+                let (sink, status) = (sink.clone(), status.clone());
+                std::thread::spawn(move || {
+                    // One request per connection: answer, then close.
+                    let Some(request) = read_request(&mut stream) else { return };
+                    let n = {
+                        let mut all = sink.lock().expect("received");
+                        all.push(request);
+                        all.len() - 1
+                    };
+                    std::thread::sleep(delay);
+                    let code = status(n);
+                    let body = format!("{{\"received\":{n}}}");
+                    let reply = format!(
+                        "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(reply.as_bytes());
+                });
             }
         });
         Receiver { url, received }

@@ -8,7 +8,7 @@ use herald::context::Context;
 use herald::db::DbError;
 use herald::db::attempt::{AttemptRow, insert_attempt, status as attempt_status};
 use herald::db::delivery::{DeliveryRow, status};
-use herald::db::endpoint::{EndpointRow, endpoints_by_ids};
+use herald::db::endpoint::{EndpointRow, endpoints_by_ids, record_failure, record_success};
 use herald::db::message::messages_by_ids;
 use herald::db::work::finish_delivery;
 use herald::model::ids::{new_id, prefix};
@@ -29,6 +29,8 @@ struct Outcome {
     status_code: i32,
     response: String,
     duration: Duration,
+    /// The receiver's `Retry-After`, if it sent one.
+    retry_after: Option<Duration>,
 }
 
 /// The signing keys in force: the current secret and rotated ones still in their grace period.
@@ -58,6 +60,7 @@ async fn attempt(
         status_code,
         response,
         duration: started.elapsed(),
+        retry_after: None,
     };
     let url = match reqwest::Url::parse(&endpoint.url) {
         Ok(url) => url,
@@ -88,12 +91,15 @@ async fn attempt(
     match request.body(body.to_owned()).send().await {
         Ok(response) => {
             let code = response.status();
+            let retry_after =
+                response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
             let bytes = response.bytes().await.unwrap_or_default();
             Outcome {
                 success: code.is_success(),
                 status_code: i32::from(code.as_u16()),
                 response: truncated(&bytes, config.delivery.max_response_bytes),
                 duration: started.elapsed(),
+                retry_after,
             }
         }
         Err(e) => {
@@ -109,9 +115,22 @@ async fn attempt(
     }
 }
 
-/// The delay before retry number `attempts` (1-based), with ±20 % jitter; `None` when exhausted.
-pub fn retry_delay(schedule: &[Duration], attempts: usize) -> Option<Duration> {
-    let base = schedule.get(attempts.checked_sub(1)?)?;
+/// `Retry-After` as seconds or an HTTP date.
+fn parse_retry_after(text: &str) -> Option<Duration> {
+    if let Ok(seconds) = text.trim().parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(text.trim()).ok()?;
+    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
+}
+
+/// The delay before retry number `attempts` (1-based), with ±20 % jitter; a receiver's
+/// `Retry-After` is honoured between once and twice the scheduled delay. `None` when exhausted.
+pub fn retry_delay(schedule: &[Duration], attempts: usize, retry_after: Option<Duration>) -> Option<Duration> {
+    let base = *schedule.get(attempts.checked_sub(1)?)?;
+    if let Some(asked) = retry_after {
+        return Some(asked.clamp(base, base * 2));
+    }
     let jitter = rand::random_range(0.8..1.2);
     Some(base.mul_f64(jitter))
 }
@@ -129,6 +148,13 @@ pub async fn deliver(
         // The message or endpoint was deleted meanwhile (cascades remove the delivery too).
         return Ok(());
     };
+    if endpoint.disabled {
+        // A disabled endpoint gets nothing, retries included; `recover` replays what it missed.
+        let at = now();
+        finish_delivery(&context.db, &held.id, owner, status::EXHAUSTED, held.attempt_count, at, at).await?;
+        info!(context.log, "delivery dropped: endpoint disabled"; "message" => &message.id, "endpoint" => &endpoint.id);
+        return Ok(());
+    }
     let Some(payload) = message.payload.as_deref() else {
         let at = now();
         finish_delivery(&context.db, &held.id, owner, status::EXHAUSTED, held.attempt_count, at, at).await?;
@@ -156,12 +182,25 @@ pub async fn deliver(
         (status::SUCCEEDED, at)
     } else {
         let schedule: Vec<Duration> = context.config.with(|c| c.delivery.retry_schedule.iter().map(|d| **d).collect());
-        match retry_delay(&schedule, attempts as usize) {
+        match retry_delay(&schedule, attempts as usize, outcome.retry_after) {
             Some(delay) => (status::FAILED, at + chrono::Duration::from_std(delay).unwrap_or_default()),
             None => (status::EXHAUSTED, at),
         }
     };
     finish_delivery(&context.db, &held.id, owner, new_status, attempts, next, at).await?;
+    // The endpoint's failure clock: any success stops it; failing long enough disables it.
+    if outcome.success {
+        if endpoint.first_failure_at.is_some() {
+            record_success(&context.db, &endpoint.id).await?;
+        }
+    } else {
+        let window = context.config.with(|c| c.delivery.disable_endpoint_after);
+        let disable_before = at - chrono::Duration::from_std(window).unwrap_or_default();
+        if record_failure(&context.db, &endpoint.id, at, disable_before).await? {
+            warn!(context.log, "endpoint disabled: its deliveries have only failed"; "endpoint" => &endpoint.id,
+                "failing_for_s" => window.as_secs());
+        }
+    }
     let log = &context.log;
     let fields =
         (message.id.as_str(), endpoint.id.as_str(), row.response_status_code, row.response_duration_ms, attempts);
@@ -187,10 +226,21 @@ mod tests {
     fn retries_follow_the_schedule_with_jitter_then_stop() {
         let schedule = [Duration::from_secs(10), Duration::from_secs(100)];
         for _ in 0..100 {
-            let first = retry_delay(&schedule, 1).expect("first retry");
+            let first = retry_delay(&schedule, 1, None).expect("first retry");
             assert!(first >= Duration::from_secs(8) && first <= Duration::from_secs(12), "{first:?}");
         }
-        assert!(retry_delay(&schedule, 2).is_some());
-        assert_eq!(retry_delay(&schedule, 3), None, "exhausted after the last");
+        assert!(retry_delay(&schedule, 2, None).is_some());
+        assert_eq!(retry_delay(&schedule, 3, None), None, "exhausted after the last");
+    }
+
+    #[test]
+    fn retry_after_is_honoured_between_once_and_twice_the_schedule() {
+        let schedule = [Duration::from_secs(10)];
+        let asked = |s| retry_delay(&schedule, 1, Some(Duration::from_secs(s)));
+        assert_eq!(asked(15), Some(Duration::from_secs(15)));
+        assert_eq!(asked(1), Some(Duration::from_secs(10)), "never sooner than scheduled");
+        assert_eq!(asked(3600), Some(Duration::from_secs(20)), "never later than twice the schedule");
+        assert_eq!(parse_retry_after("120"), Some(Duration::from_secs(120)));
+        assert!(parse_retry_after("soon").is_none());
     }
 }

@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// Extra time a lease lasts beyond the attempt timeout, for the bookkeeping around the call.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Runs until a stop signal has been handled.
 pub async fn run(context: Context, mut stop: StopSignal) {

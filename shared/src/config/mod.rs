@@ -221,6 +221,9 @@ pub struct Delivery {
     pub max_response_bytes: usize,
     /// Signature header names.
     pub header_style: HeaderStyleName,
+    /// Failing this long disables an endpoint.
+    #[serde(with = "humantime_serde")]
+    pub disable_endpoint_after: Duration,
 }
 
 /// `delivery.header_style`

@@ -116,3 +116,30 @@ pub async fn endpoints_by_ids(db: &Database, ids: &[String]) -> Result<Vec<Endpo
     let query = endpoint::table.filter(endpoint::id.eq_any(ids.to_vec()));
     Ok(with_conn!(db, c => query.load(c).await)?)
 }
+
+/// Notes a failed delivery: starts the endpoint's failure clock, and disables the endpoint once
+/// it has only failed since `disable_before` or earlier. Returns true when it was disabled now.
+pub async fn record_failure(
+    db: &Database,
+    id: &str,
+    now: NaiveDateTime,
+    disable_before: NaiveDateTime,
+) -> Result<bool, DbError> {
+    let start =
+        diesel::update(endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::first_failure_at.is_null()))
+            .set(endpoint::first_failure_at.eq(Some(now)));
+    with_conn!(db, c => start.execute(c).await)?;
+    let overdue = endpoint::table
+        .filter(endpoint::id.eq(id))
+        .filter(endpoint::disabled.eq(false))
+        .filter(endpoint::first_failure_at.le(disable_before));
+    let disable = diesel::update(overdue).set((endpoint::disabled.eq(true), endpoint::updated_at.eq(now)));
+    Ok(with_conn!(db, c => disable.execute(c).await)? > 0)
+}
+
+/// Notes a successful delivery: the endpoint's failure clock stops.
+pub async fn record_success(db: &Database, id: &str) -> Result<(), DbError> {
+    let target = endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::first_failure_at.is_not_null());
+    with_conn!(db, c => diesel::update(target).set(endpoint::first_failure_at.eq(None::<NaiveDateTime>)).execute(c).await)?;
+    Ok(())
+}
