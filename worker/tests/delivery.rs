@@ -66,6 +66,7 @@ async fn messages_reach_the_receiver_signed_and_filtered() {
             assert!(request.headers["user-agent"].starts_with("Herald/"));
             assert_eq!(request.path, "/hook");
         }
+        verify_with_receiver_libraries(&secret, &got).await;
         // The filtered-out event never arrives, and the attempts are on record.
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(receiver.received().len(), 5, "{name}: user.signup is filtered out");
@@ -134,4 +135,77 @@ async fn loopback_is_refused_unless_allowed() {
     }
     assert!(receiver.received().is_empty(), "nothing reached loopback");
     let _ = &herald;
+}
+
+/// Runs the receivers' own verifiers (PyPI `standardwebhooks` and `svix`) over what arrived.
+async fn verify_with_receiver_libraries(secret: &str, requests: &[testkit::Received]) {
+    use base64::Engine;
+    let python = std::env::var("HERALD_TEST_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| testkit::workspace_root().join(".venv/bin/python"));
+    let usable = std::process::Command::new(&python)
+        .args(["-c", "import standardwebhooks, svix"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable {
+        assert!(!testkit::in_ci(), "Python with standardwebhooks and svix is required in CI (scripts/test.sh)");
+        eprintln!("SKIP receiver-library verification: no Python with standardwebhooks and svix");
+        return;
+    }
+    let job = json!({
+        "secret": secret,
+        "requests": requests.iter().map(|r| json!({
+            "headers": r.headers,
+            "body": base64::engine::general_purpose::STANDARD.encode(&r.body),
+        })).collect::<Vec<_>>(),
+    });
+    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/verify/verify.py");
+    let mut child = tokio::process::Command::new(&python)
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run verify.py");
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(job.to_string().as_bytes()).await.expect("write job");
+    drop(stdin);
+    let out = child.wait_with_output().await.expect("verify.py output");
+    assert!(
+        out.status.success(),
+        "receiver libraries refused Herald's signatures:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rotation_signs_with_both_secrets_during_the_grace_period_and_svix_headers_on_request() {
+    let receiver = Receiver::start(|_| 200);
+    let env = [("HERALD_DELIVERY_ALLOWED_CIDRS", LOOPBACK), ("HERALD_DELIVERY_HEADER_STYLE", "svix")];
+    let Some((herald, api)) = started(Backend::Sqlite, &env).await else { return };
+    let (_, ep) = api.post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url), "uid": "ep"})).await;
+    let old = api.get("/app/a/endpoint/ep/secret").await.1["key"].as_str().unwrap().to_owned();
+    let (_, rotated) = api.post("/app/a/endpoint/ep/secret/rotate", &json!({"gracePeriodSeconds": 2})).await;
+    let new = rotated["key"].as_str().unwrap().to_owned();
+    api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"during": "grace"}})).await;
+    let first = receiver.wait_for(1, LONG).await[0].clone();
+    assert!(first.headers.contains_key("svix-id") && !first.headers.contains_key("webhook-id"), "svix header style");
+    let signatures: Vec<&str> = first.headers["svix-signature"].split(' ').collect();
+    assert_eq!(signatures.len(), 2, "two signatures during the grace period: {signatures:?}");
+    let timestamp: i64 = first.headers["svix-timestamp"].parse().unwrap();
+    let id = &first.headers["svix-id"];
+    for secret in [&old, &new] {
+        let expected = sign(&herald::model::secret::key_bytes(secret).unwrap(), id, timestamp, &first.body);
+        assert!(signatures.contains(&expected.as_str()), "a signature for each secret");
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"after": "grace"}})).await;
+    let second = receiver.wait_for(2, LONG).await[1].clone();
+    let timestamp: i64 = second.headers["svix-timestamp"].parse().unwrap();
+    let expected =
+        sign(&herald::model::secret::key_bytes(&new).unwrap(), &second.headers["svix-id"], timestamp, &second.body);
+    assert_eq!(second.headers["svix-signature"], expected, "only the new secret after the grace period");
+    let _ = (&herald, ep);
 }
