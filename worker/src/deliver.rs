@@ -10,6 +10,7 @@ use herald::db::attempt::{AttemptRow, insert_attempt, status as attempt_status};
 use herald::db::delivery::{DeliveryRow, status};
 use herald::db::endpoint::{EndpointRow, endpoints_by_ids, record_failure, record_success};
 use herald::db::message::messages_by_ids;
+use herald::db::rate::take_slot;
 use herald::db::work::finish_delivery;
 use herald::model::ids::{new_id, prefix};
 use herald::model::secret;
@@ -160,6 +161,14 @@ pub async fn deliver(
         finish_delivery(&context.db, &held.id, owner, status::EXHAUSTED, held.attempt_count, at, at).await?;
         return Ok(());
     };
+    if let Some(limit) = endpoint.rate_limit.filter(|l| *l > 0) {
+        let at = now();
+        if let Some(wait_until) = take_slot(&context.db, &endpoint.id, limit, at).await? {
+            // Over the endpoint's rate: wait for the next window; this is not a failed attempt.
+            finish_delivery(&context.db, &held.id, owner, status::PENDING, held.attempt_count, wait_until, at).await?;
+            return Ok(());
+        }
+    }
     let outcome = attempt(context, client, &message.id, payload, &endpoint).await;
     let at = now();
     let row = AttemptRow {

@@ -209,3 +209,34 @@ async fn rotation_signs_with_both_secrets_during_the_grace_period_and_svix_heade
     assert_eq!(second.headers["svix-signature"], expected, "only the new secret after the grace period");
     let _ = (&herald, ep);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttle_rate_holds_across_workers_and_nothing_fails() {
+    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+        let name = backend.name();
+        let receiver = Receiver::start(|_| 200);
+        let Some((mut herald, api)) = started(backend, &[("HERALD_DELIVERY_ALLOWED_CIDRS", LOOPBACK)]).await else {
+            continue;
+        };
+        // A second worker: the limit is shared, not per process.
+        let _first = herald.worker.take();
+        herald.start_worker(&[("HERALD_DELIVERY_ALLOWED_CIDRS", LOOPBACK)]);
+        api.post(
+            "/app/a/endpoint",
+            &json!({"url": format!("{}/limited", receiver.url), "uid": "limited", "throttleRate": 5}),
+        )
+        .await;
+        for i in 0..20 {
+            api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"i": i}})).await;
+        }
+        let started_at = std::time::Instant::now();
+        let got = receiver.wait_for(20, LONG).await;
+        assert_eq!(got.len(), 20, "{name}: every message arrives; none fails for the limit");
+        // 20 messages at 5 per second cannot take less than three whole windows.
+        assert!(started_at.elapsed() >= Duration::from_secs(2), "{name}: the limit was not enforced");
+        let (_, stats) = api.get("/app/a/endpoint/limited/stats").await;
+        assert_eq!(stats["success"], 20, "{name}: {stats}");
+        let (_, failures) = api.get("/app/a/attempt/endpoint/limited?status=2").await;
+        assert_eq!(failures["data"], json!([]), "{name}: waiting is not failing");
+    }
+}

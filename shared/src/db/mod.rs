@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod message;
 pub mod migrate;
 pub mod page;
+pub mod rate;
 pub mod schema;
 mod sqlite;
 pub mod token;
