@@ -23,4 +23,6 @@ pub struct Context {
     pub secrets: Arc<SecretBox>,
     /// Recently verified API tokens, shared by the process's HTTP workers.
     pub tokens: Arc<crate::token::TokenCache>,
+    /// The process's metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -10,6 +10,7 @@ pub mod db;
 pub mod http;
 pub mod lifecycle;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod queue;
 pub mod signing;

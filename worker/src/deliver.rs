@@ -197,6 +197,12 @@ pub async fn deliver(
         }
     };
     finish_delivery(&context.db, &held.id, owner, new_status, attempts, next, at).await?;
+    let label = match new_status {
+        status::SUCCEEDED => "success",
+        status::EXHAUSTED => "exhausted",
+        _ => "retry",
+    };
+    context.metrics.record_attempt(label, outcome.duration.as_secs_f64());
     // The endpoint's failure clock: any success stops it; failing long enough disables it.
     if outcome.success {
         if endpoint.first_failure_at.is_some() {

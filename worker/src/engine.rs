@@ -6,7 +6,7 @@
 use crate::deliver::{deliver, now};
 use crate::dispatch::dispatch_round;
 use herald::context::Context;
-use herald::db::work::{claim_delivery, due_deliveries};
+use herald::db::work::{claim_delivery, count_due, due_deliveries};
 use herald::lifecycle::StopSignal;
 use herald::model::ids::new_id;
 use slog::{error, info, warn};
@@ -17,6 +17,8 @@ use tokio::task::JoinSet;
 
 /// Extra time a lease lasts beyond the attempt timeout, for the bookkeeping around the call.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
+/// How often the queue's lag is counted for `/metrics`.
+const LAG_EVERY: Duration = Duration::from_secs(1);
 
 /// Runs until a stop signal has been handled.
 pub async fn run(context: Context, mut stop: StopSignal) {
@@ -32,8 +34,15 @@ pub async fn run(context: Context, mut stop: StopSignal) {
     let slots = Arc::new(Semaphore::new(context.config.with(|c| c.worker.concurrency)));
     let mut in_flight = JoinSet::new();
     info!(log, "delivering from the database queue"; "worker" => &owner);
+    let mut lag_measured = std::time::Instant::now() - LAG_EVERY;
     while !stop.is_stopping() {
         let at = now();
+        if lag_measured.elapsed() >= LAG_EVERY {
+            lag_measured = std::time::Instant::now();
+            if let Ok(due) = count_due(&context.db, at).await {
+                context.metrics.due.set(due);
+            }
+        }
         let mut busy = match dispatch_round(&context, at).await {
             Ok(n) => n > 0,
             Err(e) => {

@@ -74,6 +74,13 @@ async fn messages_reach_the_receiver_signed_and_filtered() {
         assert_eq!(attempts["data"][0]["status"], 0, "{name}: {attempts}");
         assert_eq!(attempts["data"][0]["responseStatusCode"], 200);
         assert_eq!(api.get(&format!("/app/a/endpoint/{}/stats", ep["id"].as_str().unwrap())).await.1["success"], 5);
+        // The worker's metrics count the attempts.
+        let worker = herald.worker.as_ref().expect("worker");
+        let metrics_url = format!("http://{}/metrics", worker.address().await);
+        let text = testkit::http().get(&metrics_url).send().await.expect("metrics").text().await.expect("text");
+        assert!(text.contains("herald_delivery_attempts_total{outcome=\"success\"} 5"), "{name}: {text}");
+        assert!(text.contains("herald_delivery_attempt_duration_seconds_count 5"), "{name}: {text}");
+        assert!(text.contains("herald_deliveries_due"), "{name}: {text}");
     }
 }
 

@@ -91,3 +91,10 @@ pub async fn finish_delivery(
     ));
     Ok(with_conn!(db, c => update.execute(c).await)? == 1)
 }
+
+/// How many deliveries are due now and not being made (the queue's lag).
+pub async fn count_due(db: &Database, now: NaiveDateTime) -> Result<i64, DbError> {
+    let waiting = delivery::status.eq_any([status::PENDING, status::FAILED]).and(delivery::next_attempt_at.le(now));
+    let abandoned = delivery::status.eq(status::SENDING).and(delivery::lease_expires_at.le(now));
+    Ok(with_conn!(db, c => delivery::table.filter(waiting.or(abandoned)).count().get_result(c).await)?)
+}

@@ -10,9 +10,17 @@ use std::time::Duration;
 /// How long a readiness probe waits for the database.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Registers `/health/alive` and `/health/ready`.
+/// Registers `/health/alive`, `/health/ready` and `/metrics`.
 pub fn health_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/health/alive", web::get().to(alive)).route("/health/ready", web::get().to(ready));
+    cfg.route("/health/alive", web::get().to(alive))
+        .route("/health/ready", web::get().to(ready))
+        .route("/metrics", web::get().to(metrics));
+}
+
+async fn metrics(state: web::Data<Context>) -> HttpResponse {
+    let (open, _) = state.db.pool_status();
+    state.metrics.db_connections.set(open as i64);
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render())
 }
 
 async fn alive() -> HttpResponse {

@@ -76,9 +76,10 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     // Validation guarantees web and worker have at least one well-formed key.
     let secrets = Arc::new(crate::crypto::SecretBox::new(&cfg.secrets.keys).map_err(std::io::Error::other)?);
     let tokens = Arc::new(crate::token::TokenCache::default());
+    let metrics = Arc::new(crate::metrics::Metrics::default());
     let db_config = cfg.database.clone();
     let (app_log, app_config, app_readiness, routes) = (log.clone(), config.clone(), readiness.clone(), plan.routes);
-    let (app_secrets, app_tokens) = (secrets.clone(), tokens.clone());
+    let (app_secrets, app_tokens, app_metrics) = (secrets.clone(), tokens.clone(), metrics.clone());
     let server = HttpServer::new(move || {
         let context = Context {
             // The same config built a pool above, so this cannot fail here.
@@ -88,6 +89,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
             readiness: app_readiness.clone(),
             secrets: app_secrets.clone(),
             tokens: app_tokens.clone(),
+            metrics: app_metrics.clone(),
         };
         let request_logger = app_log.clone();
         App::new()
@@ -113,6 +115,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
                 readiness: readiness.clone(),
                 secrets: secrets.clone(),
                 tokens: tokens.clone(),
+                metrics: metrics.clone(),
             };
             Some(actix_web::rt::spawn(start(context, stop.clone())))
         }
