@@ -2,6 +2,7 @@
 //! 200 from `/health/alive` for web and worker, the size of each binary, and the idle memory
 //! (RSS) of each process once ready. Results print as a Markdown table for BENCHMARKS.md.
 
+mod e2e;
 mod publish;
 
 use anyhow::{Context, Result, bail};
@@ -21,6 +22,24 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Bench {
+    /// End to end: publish messages and time their arrival at a receiver this command runs.
+    E2e {
+        /// herald-web's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8071")]
+        url: String,
+        /// An org token.
+        #[arg(long)]
+        token: String,
+        /// Endpoints per application (each gets every message).
+        #[arg(long, default_value_t = 1)]
+        endpoints: usize,
+        /// Messages to publish.
+        #[arg(long, default_value_t = 2000)]
+        messages: usize,
+        /// Publish rate in messages per second; 0 publishes as fast as 32 clients can.
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+    },
     /// Load generator: POST messages to one application as fast as `concurrency` clients can.
     Publish {
         /// herald-web's base URL.
@@ -54,8 +73,13 @@ enum Bench {
 }
 
 fn main() -> Result<()> {
+    // reqwest is built without a default TLS provider in this workspace: use ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Bench::Startup { bin_dir, runs } => startup(bin_dir, runs),
+        Bench::E2e { url, token, endpoints, messages, rate } => {
+            e2e::run(e2e::Plan { url, token, endpoints, messages, rate })
+        }
         Bench::Publish { url, token, app, concurrency, seconds, payload_bytes } => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             runtime.block_on(publish::run(publish::Plan { url, token, app, concurrency, seconds, payload_bytes }))

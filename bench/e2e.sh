@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# End to end (publish → receiver got it) on the database queue, for SQLite and Postgres, with 1
+# and 10 endpoints per application, a receiver that answers 200 at once (run by herald-bench),
+# at full speed and at 200 messages/s. Prints Markdown rows for BENCHMARKS.md.
+#   bench/e2e.sh [messages]     (needs: cargo build --release --workspace --bins)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+messages=${1:-2000}
+pg=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
+target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+bin="$target/release"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS herald_e2e_$$" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export HERALD_SECRETS_KEYS='["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="]'
+export HERALD_LOG_LEVEL=warn HERALD_DELIVERY_ALLOWED_CIDRS='["127.0.0.0/8"]' HERALD_WORKER_CONCURRENCY=64
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "| backend | run | throughput | p50 | p99 | notes |"
+echo "|---|---|---|---|---|---|"
+for backend in sqlite postgres; do
+  if [ "$backend" = sqlite ]; then
+    export HERALD_DATABASE_URL="sqlite://$work/e2e.db"
+  else
+    psql -q "$pg/postgres" -c "CREATE DATABASE herald_e2e_$$"
+    export HERALD_DATABASE_URL="$pg/herald_e2e_$$"
+  fi
+  "$bin/herald-admin" migrate up >/dev/null 2>&1
+  token=$("$bin/herald-admin" token create --org bench 2>/dev/null)
+  web_port=$(free_port)
+  "$bin/herald-web" --host 127.0.0.1 --port "$web_port" >/dev/null & pids+=($!)
+  "$bin/herald-worker" --host 127.0.0.1 --port "$(free_port)" >/dev/null & pids+=($!)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$web_port/health/ready" >/dev/null && break; sleep 0.1; done
+  for run in "1 0" "10 0" "1 200"; do
+    set -- $run
+    printf '| %s ' "$backend"
+    "$bin/herald-bench" e2e --url "http://127.0.0.1:$web_port" --token "$token" \
+      --endpoints "$1" --messages "$( [ "$2" = 0 ] && echo "$messages" || echo 1000 )" --rate "$2"
+  done
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+done
