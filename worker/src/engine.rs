@@ -32,6 +32,11 @@ pub async fn run(context: Context, mut stop: StopSignal) {
         }
     };
     let slots = Arc::new(Semaphore::new(context.config.with(|c| c.worker.concurrency)));
+    let wake = Arc::new(tokio::sync::Notify::new());
+    if context.db.backend() == herald::db::Backend::Postgres {
+        let url = context.config.with(|c| c.database.url.clone());
+        actix_web::rt::spawn(crate::wakeup::listen(url, wake.clone(), log.clone()));
+    }
     let mut in_flight = JoinSet::new();
     info!(log, "delivering from the database queue"; "worker" => &owner);
     let mut lag_measured = std::time::Instant::now() - LAG_EVERY;
@@ -82,6 +87,7 @@ pub async fn run(context: Context, mut stop: StopSignal) {
             let idle = context.config.with(|c| c.worker.poll_interval);
             tokio::select! {
                 () = tokio::time::sleep(idle) => {}
+                () = wake.notified() => {}
                 () = stop.wait() => {}
             }
         }

@@ -4,6 +4,7 @@ mod client;
 mod deliver;
 mod dispatch;
 mod engine;
+mod wakeup;
 
 use clap::Parser;
 use futures_util::FutureExt;

@@ -247,3 +247,27 @@ async fn throttle_rate_holds_across_workers_and_nothing_fails() {
         assert_eq!(failures["data"], json!([]), "{name}: waiting is not failing");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_wakes_idle_workers_and_resend_delivers_again() {
+    let receiver = Receiver::start(|_| 200);
+    // A poll interval far longer than the test: only the LISTEN/NOTIFY wake-up can deliver in time.
+    let env = [("HERALD_DELIVERY_ALLOWED_CIDRS", LOOPBACK), ("HERALD_WORKER_POLL_INTERVAL", "10m")];
+    let Some((herald, api)) = started(Backend::Postgres, &env).await else { return };
+    let worker = herald.worker.as_ref().expect("worker");
+    assert!(worker.wait_for_msg(0, "listening for work notifications", LONG).await.is_some());
+    api.post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url), "uid": "ep"})).await;
+    let (_, msg) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"woken": true}})).await;
+    assert_eq!(receiver.wait_for(1, LONG).await.len(), 1, "delivered without waiting for a poll");
+
+    // Resend makes a manual delivery of the same message.
+    let id = msg["id"].as_str().unwrap();
+    assert_eq!(api.post(&format!("/app/a/msg/{id}/endpoint/ep/resend"), &json!({})).await.0, 202);
+    let got = receiver.wait_for(2, LONG).await;
+    assert_eq!(got.len(), 2, "resend delivers");
+    assert_eq!(got[1].headers["webhook-id"], id);
+    let (_, attempts) = api.get(&format!("/app/a/attempt/msg/{id}")).await;
+    let triggers: Vec<i64> =
+        attempts["data"].as_array().unwrap().iter().filter_map(|a| a["triggerType"].as_i64()).collect();
+    assert!(triggers.contains(&1), "the resend is recorded as manual: {attempts}");
+}

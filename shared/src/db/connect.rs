@@ -128,6 +128,11 @@ fn tls_config() -> rustls::ClientConfig {
         .unwrap_or_else(|_| unreachable!("ring supports the default protocol versions"))
 }
 
+/// A connection of its own (outside any pool) to a Postgres database, e.g. to LISTEN on.
+pub async fn postgres_connection(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
+    establish_postgres(url).await
+}
+
 /// Postgres: TLS through rustls when the URL asks for it (`sslmode=require` and up), plain
 /// otherwise, so a local server's self-signed certificate does not block a plain connection.
 fn establish_postgres(url: &str) -> BoxFuture<'_, diesel::ConnectionResult<AsyncPgConnection>> {

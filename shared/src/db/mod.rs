@@ -18,7 +18,7 @@ mod sqlite;
 pub mod token;
 pub mod work;
 
-pub use connect::{Backend, DbError, backend_of, redact_url};
+pub use connect::{Backend, DbError, backend_of, postgres_connection, redact_url};
 pub use sqlite::{SqliteAsync, SqliteManager};
 
 use crate::config;
