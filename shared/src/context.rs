@@ -25,4 +25,6 @@ pub struct Context {
     pub tokens: Arc<crate::token::TokenCache>,
     /// The process's metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The broker publisher, when `queue.url` names one.
+    pub publisher: Option<Arc<crate::queue::amqp::Publisher>>,
 }

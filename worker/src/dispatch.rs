@@ -30,6 +30,22 @@ pub fn wants(endpoint: &EndpointRow, message: &MessageRow) -> bool {
 pub async fn dispatch_round(context: &Context, now: chrono::NaiveDateTime) -> Result<usize, DbError> {
     let messages = undispatched_messages(&context.db, BATCH).await?;
     for message in &messages {
+        fan_out(context, message, now).await?;
+    }
+    Ok(messages.len())
+}
+
+/// Fans out one message named by a dispatch job, unless that was done already.
+pub async fn dispatch_one(context: &Context, message_id: &str, now: chrono::NaiveDateTime) -> Result<(), DbError> {
+    let found = herald::db::message::messages_by_ids(&context.db, &[message_id.to_owned()]).await?;
+    match found.into_iter().next() {
+        Some(message) if message.dispatched_at.is_none() => fan_out(context, &message, now).await,
+        _ => Ok(()),
+    }
+}
+
+async fn fan_out(context: &Context, message: &MessageRow, now: chrono::NaiveDateTime) -> Result<(), DbError> {
+    {
         for endpoint in enabled_endpoints(&context.db, &message.app_id).await?.iter().filter(|e| wants(e, message)) {
             let row = DeliveryRow {
                 id: new_id(prefix::DELIVERY),
@@ -50,5 +66,5 @@ pub async fn dispatch_round(context: &Context, now: chrono::NaiveDateTime) -> Re
         // Only after every delivery exists: a crash before this line fans out again, harmlessly.
         mark_dispatched(&context.db, &message.id, now).await?;
     }
-    Ok(messages.len())
+    Ok(())
 }

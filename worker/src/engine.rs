@@ -37,6 +37,9 @@ pub async fn run(context: Context, mut stop: StopSignal) {
         let url = context.config.with(|c| c.database.url.clone());
         actix_web::rt::spawn(crate::wakeup::listen(url, wake.clone(), log.clone()));
     }
+    if context.publisher.is_some() {
+        actix_web::rt::spawn(crate::consume::consume(context.clone(), wake.clone(), stop.clone()));
+    }
     let mut in_flight = JoinSet::new();
     info!(log, "delivering from the database queue"; "worker" => &owner);
     let mut lag_measured = std::time::Instant::now() - LAG_EVERY;

@@ -1,6 +1,7 @@
 //! `herald-worker`: the delivery process. It serves health on its own port; any number may run.
 
 mod client;
+mod consume;
 mod deliver;
 mod dispatch;
 mod engine;

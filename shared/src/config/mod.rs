@@ -168,6 +168,12 @@ pub struct Pool {
 pub struct Queue {
     /// Broker URL, empty for the database queue.
     pub url: String,
+    /// The dispatch queue's name.
+    pub name: String,
+    /// Declare a quorum queue.
+    pub quorum: bool,
+    /// Unacknowledged jobs per worker.
+    pub prefetch: u16,
 }
 
 /// `log.*`

@@ -134,9 +134,10 @@ pub fn spawn_reloader(
         }
     }
     let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    // Taken now, not when the task first runs: a change made in between must still count.
+    let mut last = snapshot(&files);
     tokio::spawn(async move {
         let _watcher = watcher;
-        let mut last = snapshot(&files);
         loop {
             let forced = tokio::select! {
                 Some(()) = rx.recv() => false,

@@ -77,9 +77,12 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     let secrets = Arc::new(crate::crypto::SecretBox::new(&cfg.secrets.keys).map_err(std::io::Error::other)?);
     let tokens = Arc::new(crate::token::TokenCache::default());
     let metrics = Arc::new(crate::metrics::Metrics::default());
+    let publisher = (!cfg.queue.url.is_empty())
+        .then(|| Arc::new(crate::queue::amqp::Publisher::new(&cfg.queue.url, &cfg.queue.name, cfg.queue.quorum)));
     let db_config = cfg.database.clone();
     let (app_log, app_config, app_readiness, routes) = (log.clone(), config.clone(), readiness.clone(), plan.routes);
     let (app_secrets, app_tokens, app_metrics) = (secrets.clone(), tokens.clone(), metrics.clone());
+    let app_publisher = publisher.clone();
     let server = HttpServer::new(move || {
         let context = Context {
             // The same config built a pool above, so this cannot fail here.
@@ -90,6 +93,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
             secrets: app_secrets.clone(),
             tokens: app_tokens.clone(),
             metrics: app_metrics.clone(),
+            publisher: app_publisher.clone(),
         };
         let request_logger = app_log.clone();
         App::new()
@@ -116,6 +120,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
                 secrets: secrets.clone(),
                 tokens: tokens.clone(),
                 metrics: metrics.clone(),
+                publisher: publisher.clone(),
             };
             Some(actix_web::rt::spawn(start(context, stop.clone())))
         }

@@ -144,14 +144,25 @@ async fn create(
         // The hot path: the application lookup and the insert are one statement.
         let inserted =
             insert_message_for_app(&context.db, &caller.org_id, &path, caller.app_id.as_deref(), &row).await?;
-        return if inserted {
-            Ok(HttpResponse::Accepted().json(MessageOut::new(row, with_content)))
-        } else {
-            Err(ApiError::NotFound)
-        };
+        if !inserted {
+            return Err(ApiError::NotFound);
+        }
+        announce(&context, &row.id).await;
+        return Ok(HttpResponse::Accepted().json(MessageOut::new(row, with_content)));
     }
     insert_message(&context.db, &row).await?;
+    announce(&context, &row.id).await;
     Ok(HttpResponse::Accepted().json(MessageOut::new(row, with_content)))
+}
+
+/// Tells the workers through the broker, when there is one. A failure is logged, not returned:
+/// the message is stored, and the workers' sweep finds it.
+async fn announce(context: &Context, message_id: &str) {
+    if let Some(publisher) = &context.publisher
+        && let Err(e) = publisher.publish(message_id).await
+    {
+        slog::warn!(context.log, "dispatch publish failed; the sweeper will pick the message up"; "message" => message_id, "error" => e);
+    }
 }
 
 /// `?event_types=a&event_types=b` (the query reader takes no repeated keys, so read them here).
