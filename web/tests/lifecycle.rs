@@ -82,7 +82,11 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     assert!(web.wait_for_msg(seen, "closing the listener; waiting for in-flight requests", LONG).await.is_some());
     tokio::time::sleep(Duration::from_millis(300)).await;
     if let Some(status) = web.wait_exit(Duration::ZERO).await {
-        panic!("web exited ({status}) before the in-flight request finished: {:#?}", web.lines());
+        panic!(
+            "web exited ({status}) before the in-flight request finished:\nstdout: {:#?}\nstderr: {:#?}",
+            web.lines(),
+            web.stderr_lines()
+        );
     }
 
     client.write_all(b"12345").await.expect("send the rest");
