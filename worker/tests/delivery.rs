@@ -11,6 +11,18 @@ const LONG: Duration = Duration::from_secs(30);
 const LOOPBACK: &str = r#"["127.0.0.0/8"]"#;
 const FAST_RETRIES: &str = r#"["100ms", "100ms", "100ms"]"#;
 
+/// GETs `path` until `done` holds for the answer (or LONG passes); returns the last answer.
+async fn eventually(api: &testkit::Client, path: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        let (_, body) = api.get(path).await;
+        if done(&body) || std::time::Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn started(backend: Backend, worker_env: &[(&str, &str)]) -> Option<(Herald, testkit::Client)> {
     let mut herald = Herald::start(backend).await?;
     herald.start_worker(worker_env);
@@ -70,14 +82,25 @@ async fn messages_reach_the_receiver_signed_and_filtered() {
         // The filtered-out event never arrives, and the attempts are on record.
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert_eq!(receiver.received().len(), 5, "{name}: user.signup is filtered out");
-        let (_, attempts) = api.get(&format!("/app/a/attempt/msg/{}", sent[0])).await;
+        let attempts =
+            eventually(&api, &format!("/app/a/attempt/msg/{}", sent[0]), |a| a["data"][0]["status"] == 0).await;
         assert_eq!(attempts["data"][0]["status"], 0, "{name}: {attempts}");
         assert_eq!(attempts["data"][0]["responseStatusCode"], 200);
-        assert_eq!(api.get(&format!("/app/a/endpoint/{}/stats", ep["id"].as_str().unwrap())).await.1["success"], 5);
+        let stats_path = format!("/app/a/endpoint/{}/stats", ep["id"].as_str().unwrap());
+        assert_eq!(eventually(&api, &stats_path, |s| s["success"] == 5).await["success"], 5, "{name}");
         // The worker's metrics count the attempts.
         let worker = herald.worker.as_ref().expect("worker");
         let metrics_url = format!("http://{}/metrics", worker.address().await);
-        let text = testkit::http().get(&metrics_url).send().await.expect("metrics").text().await.expect("text");
+        let deadline = std::time::Instant::now() + LONG;
+        let text = loop {
+            let text = testkit::http().get(&metrics_url).send().await.expect("metrics").text().await.expect("text");
+            if text.contains("herald_delivery_attempts_total{outcome=\"success\"} 5")
+                || std::time::Instant::now() > deadline
+            {
+                break text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         assert!(text.contains("herald_delivery_attempts_total{outcome=\"success\"} 5"), "{name}: {text}");
         assert!(text.contains("herald_delivery_attempt_duration_seconds_count 5"), "{name}: {text}");
         assert!(text.contains("herald_deliveries_due"), "{name}: {text}");
@@ -105,7 +128,12 @@ async fn failures_are_retried_then_exhausted() {
         let ids: Vec<String> = flaky.received().iter().map(|r| r.headers["webhook-id"].clone()).collect();
         assert!(ids.iter().all(|i| i == id), "{name}: webhook-id is stable across retries");
 
-        let (_, endpoints) = api.get(&format!("/app/a/msg/{id}/endpoint")).await;
+        let settled = |e: &serde_json::Value| {
+            e["data"]
+                .as_array()
+                .is_some_and(|d| d.iter().all(|x| x["statusText"] == "success" || x["statusText"] == "fail"))
+        };
+        let endpoints = eventually(&api, &format!("/app/a/msg/{id}/endpoint"), settled).await;
         let state = |uid: &str| {
             endpoints["data"].as_array().unwrap().iter().find(|e| e["uid"] == uid).unwrap()["statusText"].clone()
         };
@@ -241,7 +269,8 @@ async fn throttle_rate_holds_across_workers_and_nothing_fails() {
         assert_eq!(got.len(), 20, "{name}: every message arrives; none fails for the limit");
         // 20 messages at 5 per second cannot take less than three whole windows.
         assert!(started_at.elapsed() >= Duration::from_secs(2), "{name}: the limit was not enforced");
-        let (_, stats) = api.get("/app/a/endpoint/limited/stats").await;
+        // The receiver can have the last requests before the worker has recorded them.
+        let stats = eventually(&api, "/app/a/endpoint/limited/stats", |s| s["success"] == 20).await;
         assert_eq!(stats["success"], 20, "{name}: {stats}");
         let (_, failures) = api.get("/app/a/attempt/endpoint/limited?status=2").await;
         assert_eq!(failures["data"], json!([]), "{name}: waiting is not failing");
@@ -266,7 +295,9 @@ async fn postgres_wakes_idle_workers_and_resend_delivers_again() {
     let got = receiver.wait_for(2, LONG).await;
     assert_eq!(got.len(), 2, "resend delivers");
     assert_eq!(got[1].headers["webhook-id"], id);
-    let (_, attempts) = api.get(&format!("/app/a/attempt/msg/{id}")).await;
+    let attempts =
+        eventually(&api, &format!("/app/a/attempt/msg/{id}"), |a| a["data"].as_array().is_some_and(|d| d.len() == 2))
+            .await;
     let triggers: Vec<i64> =
         attempts["data"].as_array().unwrap().iter().filter_map(|a| a["triggerType"].as_i64()).collect();
     assert!(triggers.contains(&1), "the resend is recorded as manual: {attempts}");
