@@ -17,7 +17,9 @@ pub fn run(booted: Booted) -> ExitCode {
         workers,
         timeouts: |c: &Config| (c.serve.shutdown.drain_delay, c.serve.shutdown.timeout),
         // Room for the largest payload plus the message's other fields.
-        routes: |cfg, config: &Config| crate::api::routes(cfg, config.api.max_payload_bytes + 64 * 1024),
+        routes: |cfg, config: &Config| {
+            crate::api::routes(cfg, config.api.max_payload_bytes + crate::api::BODY_OVERHEAD)
+        },
         background: None,
     };
     serve_until_stopped(&booted, plan)

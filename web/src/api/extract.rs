@@ -82,3 +82,37 @@ impl Checks {
         if self.0.is_empty() { Ok(()) } else { Err(ApiError::Validation(std::mem::take(&mut self.0))) }
     }
 }
+
+/// How much of an oversized body is read (and dropped) so that the 413 reaches the client; past
+/// this, the connection is simply closed after the answer.
+const DRAIN_FACTOR: usize = 4;
+
+/// Middleware body (with `actix_web::middleware::from_fn`): a body declared larger than the API
+/// accepts gets 413 before any handler runs. Up to a bound it is read first, because answering
+/// while a client is still sending makes it see a broken pipe instead of the 413.
+pub async fn reject_oversized(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<actix_web::dev::ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    use actix_web::ResponseError;
+    use futures_util::StreamExt;
+    let limit = req
+        .app_data::<web::Data<herald::context::Context>>()
+        .map(|c| c.config.with(|c| c.api.max_payload_bytes) + super::BODY_OVERHEAD)
+        .unwrap_or(usize::MAX);
+    let declared = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    if declared <= limit {
+        return next.call(req).await.map(actix_web::dev::ServiceResponse::map_into_boxed_body);
+    }
+    if declared <= limit.saturating_mul(DRAIN_FACTOR) {
+        let mut payload = actix_web::HttpMessage::take_payload(&mut req);
+        while let Some(Ok(_)) = payload.next().await {}
+    }
+    let error = ApiError::PayloadTooLarge(format!("The request body is larger than {limit} bytes"));
+    Ok(req.into_response(error.error_response()))
+}

@@ -16,11 +16,15 @@ mod portal;
 
 use actix_web::web;
 
+/// Room in a request body for a message's other fields beside the largest payload.
+pub const BODY_OVERHEAD: usize = 64 * 1024;
+
 /// Registers every API route under `/api/v1`, with the JSON and query readers configured.
 pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     cfg.configure(openapi::docs_route).service(
         web::scope("/api/v1")
             .wrap(actix_web::middleware::from_fn(idempotency::idempotency))
+            .wrap(actix_web::middleware::from_fn(extract::reject_oversized))
             .app_data(extract::json_config(max_body_bytes))
             .app_data(extract::query_config())
             .configure(openapi::routes)
