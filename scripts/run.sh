@@ -20,6 +20,8 @@ export PATH="$target/release:$PATH"
 mkdir -p "$root/.herald"
 export DATABASE_URL="${DATABASE_URL:-sqlite://$root/.herald/herald.db}"
 export HERALD_LOG_FORMAT="${HERALD_LOG_FORMAT:-text}"
+# Local development delivers to receivers on this machine; production keeps loopback refused.
+export HERALD_DELIVERY_ALLOWED_CIDRS="${HERALD_DELIVERY_ALLOWED_CIDRS:-[\"127.0.0.0/8\", \"::1/128\"]}"
 # A local encryption key for endpoint secrets, made once and kept beside the database.
 keys="$root/.herald/secret-keys.json"
 if [ ! -s "$keys" ]; then
@@ -41,7 +43,9 @@ Herald is starting (database: ${DATABASE_URL%%\?*}).
   API        http://127.0.0.1:${base}/api/v1/   (web.N listens on ${base}+N-1)
   web ready  http://127.0.0.1:${base}/health/ready
   worker     http://127.0.0.1:$((base + 100))/health/ready
+  token      herald-admin token create --org demo
   config     herald-admin config env   (binaries in $target/release)
+  loopback receivers are allowed here (HERALD_DELIVERY_ALLOWED_CIDRS); production refuses them
 Stop with Ctrl-C.
 
 TXT
