@@ -144,20 +144,25 @@ pub fn spawn_reloader(
                 Some(()) = hangup.recv() => true,
                 else => break,
             };
-            if !forced {
+            if forced {
+                info!(log, "SIGHUP received, reloading config");
+            } else {
                 tokio::time::sleep(SETTLE).await;
                 while rx.try_recv().is_ok() {}
-                let now = snapshot(&files);
-                if now == last {
-                    continue;
-                }
-                last = now;
-            } else {
-                info!(log, "SIGHUP received, reloading config");
-                last = snapshot(&files);
             }
             let before = handle.loaded().document.clone();
-            let outcome = reload(&handle, &sources);
+            // Reading the files (and re-validating) is blocking work: keep it off the runtime.
+            let (files, previous, task_handle, task_sources) =
+                (files.clone(), last.clone(), handle.clone(), sources.clone());
+            let read = tokio::task::spawn_blocking(move || {
+                let seen = snapshot(&files);
+                // A file event that changed nothing (another file in the directory) is no reload.
+                let outcome = (forced || seen != previous).then(|| reload(&task_handle, &task_sources));
+                (seen, outcome)
+            });
+            let Ok((seen, outcome)) = read.await else { continue };
+            last = seen;
+            let Some(outcome) = outcome else { continue };
             log_outcome(&log, &before, &handle, &outcome);
             if matches!(outcome, ReloadOutcome::Applied { .. }) {
                 on_applied(&handle.get());

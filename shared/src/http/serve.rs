@@ -73,29 +73,28 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
         tokio::spawn(queue::monitor_broker(cfg.queue.url.clone(), readiness.clone(), log.clone()));
     }
 
-    // Validation guarantees web and worker have at least one well-formed key.
-    let secrets = Arc::new(crate::crypto::SecretBox::new(&cfg.secrets.keys).map_err(std::io::Error::other)?);
-    let tokens = Arc::new(crate::token::TokenCache::default());
-    let metrics = Arc::new(crate::metrics::Metrics::default());
-    let publisher = (!cfg.queue.url.is_empty())
-        .then(|| Arc::new(crate::queue::amqp::Publisher::new(&cfg.queue.url, &cfg.queue.name, cfg.queue.quorum)));
-    let db_config = cfg.database.clone();
-    let (app_log, app_config, app_readiness, routes) = (log.clone(), config.clone(), readiness.clone(), plan.routes);
-    let (app_secrets, app_tokens, app_metrics) = (secrets.clone(), tokens.clone(), metrics.clone());
-    let app_publisher = publisher.clone();
+    // One context for the process; each HTTP worker swaps in a pool of its own. (Validation
+    // guarantees web and worker at least one well-formed encryption key.)
+    let base = Context {
+        db: Database::connect_lazy(&cfg.database).map_err(std::io::Error::other)?,
+        config: config.clone(),
+        log: log.clone(),
+        readiness: readiness.clone(),
+        secrets: Arc::new(crate::crypto::SecretBox::new(&cfg.secrets.keys).map_err(std::io::Error::other)?),
+        tokens: Arc::new(crate::token::TokenCache::default()),
+        metrics: Arc::new(crate::metrics::Metrics::default()),
+        publisher: (!cfg.queue.url.is_empty())
+            .then(|| Arc::new(crate::queue::amqp::Publisher::new(&cfg.queue.url, &cfg.queue.name, cfg.queue.quorum))),
+    };
+    let (db_config, worker_base, routes) = (cfg.database.clone(), base.clone(), plan.routes);
     let server = HttpServer::new(move || {
         let context = Context {
             // The same config built a pool above, so this cannot fail here.
             db: Database::connect_lazy_sized(&db_config, per_worker).expect("database config already checked"),
-            config: app_config.clone(),
-            log: app_log.clone(),
-            readiness: app_readiness.clone(),
-            secrets: app_secrets.clone(),
-            tokens: app_tokens.clone(),
-            metrics: app_metrics.clone(),
-            publisher: app_publisher.clone(),
+            ..worker_base.clone()
         };
-        let request_logger = app_log.clone();
+        let app_config = context.config.clone();
+        let request_logger = context.log.clone();
         App::new()
             .app_data(web::Data::new(context))
             .wrap(from_fn(move |req, next| request_log(request_logger.clone(), req, next)))
@@ -110,22 +109,8 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     .listen(listener)?
     .run();
     info!(log, "listening"; "address" => local.to_string(), "url" => format!("http://{local}"), "workers" => workers);
-    let background = match plan.background {
-        Some(start) => {
-            let context = Context {
-                db: Database::connect_lazy(&cfg.database).map_err(std::io::Error::other)?,
-                config: config.clone(),
-                log: log.clone(),
-                readiness: readiness.clone(),
-                secrets: secrets.clone(),
-                tokens: tokens.clone(),
-                metrics: metrics.clone(),
-                publisher: publisher.clone(),
-            };
-            Some(actix_web::rt::spawn(start(context, stop.clone())))
-        }
-        None => None,
-    };
+    // The background work (the worker's delivery loop) gets the process context and its full pool.
+    let background = plan.background.map(|start| actix_web::rt::spawn(start(base, stop.clone())));
     tokio::spawn(stop_gracefully(stop, server.handle(), config, plan.timeouts, log.clone()));
     server.await?;
     if let Some(task) = background {
