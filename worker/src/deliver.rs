@@ -1,22 +1,23 @@
-//! One delivery attempt: load what it needs, sign, POST, record the attempt, then mark the
-//! delivery succeeded, scheduled for a retry, or exhausted.
+//! One delivery attempt: sign, POST, and work out whether the delivery succeeded, is scheduled
+//! for a retry, or is exhausted. Storing the outcome is the recorder's job (record.rs).
 
 use crate::client::literal_refusal;
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use herald::config::HeaderStyleName;
 use herald::context::Context;
 use herald::db::DbError;
-use herald::db::attempt::{AttemptRow, insert_attempt, status as attempt_status};
+use herald::db::attempt::{AttemptRow, status as attempt_status};
 use herald::db::delivery::{DeliveryRow, status};
-use herald::db::endpoint::{EndpointRow, endpoints_by_ids, record_failure, record_success};
-use herald::db::message::messages_by_ids;
+use herald::db::endpoint::EndpointRow;
+use herald::db::message::MessageRow;
 use herald::db::rate::take_slot;
-use herald::db::work::finish_delivery;
+use herald::db::work::Finish;
 use herald::model::ids::{new_id, prefix};
 use herald::model::secret;
 use herald::signing::{HeaderStyle, signature_header};
-use slog::{info, warn};
+use slog::info;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Now, at the microsecond precision every backend stores.
@@ -136,41 +137,60 @@ pub fn retry_delay(schedule: &[Duration], attempts: usize, retry_after: Option<D
     Some(base.mul_f64(jitter))
 }
 
-/// Makes one attempt for a delivery this worker holds, and records the outcome.
+/// What became of a delivery this worker held: the attempt made (if one was), the delivery's new
+/// state, and what the recorder needs to report it.
+pub struct Done {
+    /// The attempt, when one was made (not when the delivery was dropped or deferred).
+    pub attempt: Option<AttemptRow>,
+    /// The delivery's new state.
+    pub finish: Finish,
+    /// The endpoint it was for, as loaded for the attempt.
+    pub endpoint: Arc<EndpointRow>,
+    /// How long the HTTP call took.
+    pub duration: Duration,
+}
+
+/// Makes one attempt for a delivery this worker holds and works out the delivery's next state;
+/// the recorder stores both.
 pub async fn deliver(
     context: &Context,
     client: &reqwest::Client,
-    owner: &str,
     held: DeliveryRow,
-) -> Result<(), DbError> {
-    let messages = messages_by_ids(&context.db, std::slice::from_ref(&held.message_id)).await?;
-    let endpoints = endpoints_by_ids(&context.db, std::slice::from_ref(&held.endpoint_id)).await?;
-    let (Some(message), Some(endpoint)) = (messages.into_iter().next(), endpoints.into_iter().next()) else {
-        // The message or endpoint was deleted meanwhile (cascades remove the delivery too).
-        return Ok(());
+    message: &MessageRow,
+    endpoint: Arc<EndpointRow>,
+) -> Result<Done, DbError> {
+    let stays = |status, next_attempt_at| Finish {
+        id: held.id.clone(),
+        status,
+        attempt_count: held.attempt_count,
+        next_attempt_at,
     };
-    if endpoint.disabled {
-        // A disabled endpoint gets nothing, retries included; `recover` replays what it missed.
-        let at = now();
-        finish_delivery(&context.db, &held.id, owner, status::EXHAUSTED, held.attempt_count, at, at).await?;
-        info!(context.log, "delivery dropped: endpoint disabled"; "message" => &message.id, "endpoint" => &endpoint.id);
-        return Ok(());
-    }
-    let Some(payload) = message.payload.as_deref() else {
-        let at = now();
-        finish_delivery(&context.db, &held.id, owner, status::EXHAUSTED, held.attempt_count, at, at).await?;
-        return Ok(());
+    let skipped = |finish| Done { attempt: None, finish, endpoint: endpoint.clone(), duration: Duration::ZERO };
+    // A disabled endpoint gets nothing, retries included; `recover` replays what it missed. A
+    // message whose payload was expunged has nothing left to send.
+    let Some(payload) = message.payload.as_deref().filter(|_| !endpoint.disabled) else {
+        info!(context.log, "delivery dropped: endpoint disabled or payload expunged"; "message" => &message.id,
+            "endpoint" => &endpoint.id);
+        return Ok(skipped(stays(status::EXHAUSTED, now())));
     };
     if let Some(limit) = endpoint.rate_limit.filter(|l| *l > 0) {
-        let at = now();
-        if let Some(wait_until) = take_slot(&context.db, &endpoint.id, limit, at).await? {
+        if let Some(wait_until) = take_slot(&context.db, &endpoint.id, limit, now()).await? {
             // Over the endpoint's rate: wait for the next window; this is not a failed attempt.
-            finish_delivery(&context.db, &held.id, owner, status::PENDING, held.attempt_count, wait_until, at).await?;
-            return Ok(());
+            return Ok(skipped(stays(status::PENDING, wait_until)));
         }
     }
     let outcome = attempt(context, client, &message.id, payload, &endpoint).await;
     let at = now();
+    let attempts = held.attempt_count + 1;
+    let (new_status, next) = if outcome.success {
+        (status::SUCCEEDED, at)
+    } else {
+        let schedule: Vec<Duration> = context.config.with(|c| c.delivery.retry_schedule.iter().map(|d| **d).collect());
+        match retry_delay(&schedule, attempts as usize, outcome.retry_after) {
+            Some(delay) => (status::FAILED, at + chrono::Duration::from_std(delay).unwrap_or_default()),
+            None => (status::EXHAUSTED, at),
+        }
+    };
     let row = AttemptRow {
         id: new_id(prefix::ATTEMPT),
         message_id: message.id.clone(),
@@ -185,52 +205,8 @@ pub async fn deliver(
         trigger_type: held.trigger_kind,
         created_at: at,
     };
-    insert_attempt(&context.db, &row).await?;
-    let attempts = held.attempt_count + 1;
-    let (new_status, next) = if outcome.success {
-        (status::SUCCEEDED, at)
-    } else {
-        let schedule: Vec<Duration> = context.config.with(|c| c.delivery.retry_schedule.iter().map(|d| **d).collect());
-        match retry_delay(&schedule, attempts as usize, outcome.retry_after) {
-            Some(delay) => (status::FAILED, at + chrono::Duration::from_std(delay).unwrap_or_default()),
-            None => (status::EXHAUSTED, at),
-        }
-    };
-    finish_delivery(&context.db, &held.id, owner, new_status, attempts, next, at).await?;
-    let label = match new_status {
-        status::SUCCEEDED => "success",
-        status::EXHAUSTED => "exhausted",
-        _ => "retry",
-    };
-    context.metrics.record_attempt(label, outcome.duration.as_secs_f64());
-    // The endpoint's failure clock: any success stops it; failing long enough disables it.
-    if outcome.success {
-        if endpoint.first_failure_at.is_some() {
-            record_success(&context.db, &endpoint.id).await?;
-        }
-    } else {
-        let window = context.config.with(|c| c.delivery.disable_endpoint_after);
-        let disable_before = at - chrono::Duration::from_std(window).unwrap_or_default();
-        if record_failure(&context.db, &endpoint.id, at, disable_before).await? {
-            warn!(context.log, "endpoint disabled: its deliveries have only failed"; "endpoint" => &endpoint.id,
-                "failing_for_s" => window.as_secs());
-        }
-    }
-    let log = &context.log;
-    let fields =
-        (message.id.as_str(), endpoint.id.as_str(), row.response_status_code, row.response_duration_ms, attempts);
-    match new_status {
-        status::SUCCEEDED => {
-            info!(log, "delivered"; "message" => fields.0, "endpoint" => fields.1, "status" => fields.2, "duration_ms" => fields.3, "attempt" => fields.4)
-        }
-        status::EXHAUSTED => {
-            warn!(log, "delivery exhausted"; "message" => fields.0, "endpoint" => fields.1, "status" => fields.2, "duration_ms" => fields.3, "attempt" => fields.4)
-        }
-        _ => {
-            info!(log, "delivery failed, will retry"; "message" => fields.0, "endpoint" => fields.1, "status" => fields.2, "duration_ms" => fields.3, "attempt" => fields.4)
-        }
-    }
-    Ok(())
+    let finish = Finish { id: held.id.clone(), status: new_status, attempt_count: attempts, next_attempt_at: next };
+    Ok(Done { attempt: Some(row), finish, endpoint, duration: outcome.duration })
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
 //! Fan-out: a stored message becomes one delivery per endpoint of its application that is
 //! enabled and listens to its event type and channels.
 
+use crate::runner::{Endpoints, Messages, Runner};
+use chrono::NaiveDateTime;
 use herald::context::Context;
 use herald::db::DbError;
 use herald::db::delivery::{DeliveryRow, status, trigger};
 use herald::db::endpoint::{EndpointRow, enabled_endpoints};
-use herald::db::message::MessageRow;
-use herald::db::work::{insert_delivery_once, mark_dispatched, undispatched_messages};
+use herald::db::message::{MessageRow, messages_by_ids};
+use herald::db::work::{insert_deliveries, mark_all_dispatched, undispatched_messages};
 use herald::model::ids::{new_id, prefix};
+use std::sync::Arc;
 
 /// Messages fanned out per round.
 const BATCH: i64 = 100;
@@ -26,45 +29,70 @@ pub fn wants(endpoint: &EndpointRow, message: &MessageRow) -> bool {
     types_ok && channels_ok
 }
 
-/// Fans out up to one batch of messages; returns how many.
-pub async fn dispatch_round(context: &Context, now: chrono::NaiveDateTime) -> Result<usize, DbError> {
+/// Fans out up to one batch of messages left undispatched; returns how many.
+pub async fn dispatch_round(runner: &Runner, context: &Context, now: NaiveDateTime) -> Result<usize, DbError> {
     let messages = undispatched_messages(&context.db, BATCH).await?;
+    let count = messages.len();
+    fan_out(runner, context, messages, now).await?;
+    Ok(count)
+}
+
+/// Fans out the messages named by dispatch jobs, unless that was done already.
+pub async fn dispatch_ids(
+    runner: &Runner,
+    context: &Context,
+    ids: &[String],
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    let found = messages_by_ids(&context.db, ids).await?;
+    fan_out(runner, context, found.into_iter().filter(|m| m.dispatched_at.is_none()).collect(), now).await
+}
+
+/// Creates the messages' deliveries in one statement. As many as this worker has free slots for
+/// are created already held by it and started at once; the rest wait in the queue, due now.
+async fn fan_out(
+    runner: &Runner,
+    context: &Context,
+    messages: Vec<MessageRow>,
+    now: NaiveDateTime,
+) -> Result<(), DbError> {
+    if messages.is_empty() {
+        return Ok(());
+    }
+    let mut apps: Vec<&str> = messages.iter().map(|m| m.app_id.as_str()).collect();
+    apps.sort_unstable();
+    apps.dedup();
+    let endpoints = enabled_endpoints(&context.db, &apps).await?;
+    let (owner, lease_until) = (runner.owner(), runner.lease_until(now));
+    let mut free = runner.free();
+    let mut rows = Vec::new();
     for message in &messages {
-        fan_out(context, message, now).await?;
-    }
-    Ok(messages.len())
-}
-
-/// Fans out one message named by a dispatch job, unless that was done already.
-pub async fn dispatch_one(context: &Context, message_id: &str, now: chrono::NaiveDateTime) -> Result<(), DbError> {
-    let found = herald::db::message::messages_by_ids(&context.db, &[message_id.to_owned()]).await?;
-    match found.into_iter().next() {
-        Some(message) if message.dispatched_at.is_none() => fan_out(context, &message, now).await,
-        _ => Ok(()),
-    }
-}
-
-async fn fan_out(context: &Context, message: &MessageRow, now: chrono::NaiveDateTime) -> Result<(), DbError> {
-    {
-        for endpoint in enabled_endpoints(&context.db, &message.app_id).await?.iter().filter(|e| wants(e, message)) {
-            let row = DeliveryRow {
+        for endpoint in endpoints.iter().filter(|e| e.app_id == message.app_id && wants(e, message)) {
+            let held = free > 0;
+            free = free.saturating_sub(1);
+            rows.push(DeliveryRow {
                 id: new_id(prefix::DELIVERY),
                 message_id: message.id.clone(),
                 endpoint_id: endpoint.id.clone(),
                 app_id: message.app_id.clone(),
-                status: status::PENDING,
+                status: if held { status::SENDING } else { status::PENDING },
                 attempt_count: 0,
                 next_attempt_at: now,
-                lease_owner: None,
-                lease_expires_at: None,
+                lease_owner: held.then(|| owner.to_owned()),
+                lease_expires_at: held.then_some(lease_until),
                 trigger_kind: trigger::SCHEDULED,
                 created_at: now,
                 updated_at: now,
-            };
-            insert_delivery_once(&context.db, &row).await?;
+            });
         }
-        // Only after every delivery exists: a crash before this line fans out again, harmlessly.
-        mark_dispatched(&context.db, &message.id, now).await?;
     }
+    let created = insert_deliveries(&context.db, &rows).await?;
+    // Only after every delivery exists: a crash before this line fans out again, harmlessly.
+    let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    mark_all_dispatched(&context.db, &ids, now).await?;
+    let held: Vec<DeliveryRow> = created.into_iter().filter(|d| d.status == status::SENDING).collect();
+    let messages: Messages = messages.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect();
+    let endpoints: Endpoints = endpoints.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
+    runner.start(held, &messages, &endpoints).await;
     Ok(())
 }

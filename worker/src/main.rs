@@ -5,6 +5,8 @@ mod consume;
 mod deliver;
 mod dispatch;
 mod engine;
+mod record;
+mod runner;
 mod wakeup;
 
 use clap::Parser;

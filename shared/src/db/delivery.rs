@@ -30,7 +30,7 @@ pub mod trigger {
 }
 
 /// A delivery as stored.
-#[derive(Debug, Clone, Queryable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Insertable)]
 #[diesel(table_name = delivery)]
 pub struct DeliveryRow {
     /// `dlv_…`

@@ -83,9 +83,9 @@ pub async fn list_endpoints(db: &Database, app_id: &str, page: &PageRequest) -> 
     Ok(Page::from_rows(rows, page, |r| r.id.clone()))
 }
 
-/// Every enabled endpoint of an application (for fan-out).
-pub async fn enabled_endpoints(db: &Database, app_id: &str) -> Result<Vec<EndpointRow>, DbError> {
-    let query = endpoint::table.filter(endpoint::app_id.eq(app_id)).filter(endpoint::disabled.eq(false));
+/// Every enabled endpoint of these applications (for fan-out).
+pub async fn enabled_endpoints(db: &Database, app_ids: &[&str]) -> Result<Vec<EndpointRow>, DbError> {
+    let query = endpoint::table.filter(endpoint::app_id.eq_any(app_ids)).filter(endpoint::disabled.eq(false));
     Ok(with_conn!(db, c => query.load(c).await)?)
 }
 

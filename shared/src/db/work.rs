@@ -1,15 +1,17 @@
 //! The database queue: what workers fan out and deliver. Any number of workers run these at once;
-//! a delivery is taken with a compare-and-set on its state, so exactly one worker holds it, and a
-//! worker that dies leaves a lease that expires and lets another take the delivery over.
+//! deliveries are taken in batches with row locks that skip what another worker is taking, so
+//! exactly one worker holds a delivery, and a worker that dies leaves a lease that expires and
+//! lets another take the delivery over. Outcomes are written in batches, one transaction each.
 
+use super::attempt::AttemptRow;
 use super::delivery::{DeliveryRow, status};
 use super::message::MessageRow;
-use super::schema::{delivery, message};
-use super::{Database, DbError};
+use super::schema::{attempt, delivery, message};
+use super::{Conn, Database, DbError};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 /// Messages not yet fanned out, oldest first.
 pub async fn undispatched_messages(db: &Database, limit: i64) -> Result<Vec<MessageRow>, DbError> {
@@ -17,84 +19,229 @@ pub async fn undispatched_messages(db: &Database, limit: i64) -> Result<Vec<Mess
     Ok(with_conn!(db, c => query.load(c).await)?)
 }
 
-/// Records that a message has its deliveries.
-pub async fn mark_dispatched(db: &Database, id: &str, at: NaiveDateTime) -> Result<(), DbError> {
-    let target = message::table.filter(message::id.eq(id)).filter(message::dispatched_at.is_null());
+/// The filter for deliveries that are due at `now`: waiting and past their time, or held by a
+/// worker whose lease lapsed.
+macro_rules! due_at {
+    ($now:expr) => {
+        delivery::status
+            .eq_any([status::PENDING, status::FAILED])
+            .and(delivery::next_attempt_at.le($now))
+            .or(delivery::status.eq(status::SENDING).and(delivery::lease_expires_at.le($now)))
+    };
+}
+
+/// The lease fields set when `owner` takes a delivery until `lease_until`.
+macro_rules! lease_to {
+    ($owner:expr, $lease_until:expr, $now:expr) => {
+        (
+            delivery::status.eq(status::SENDING),
+            delivery::lease_owner.eq(Some($owner)),
+            delivery::lease_expires_at.eq(Some($lease_until)),
+            delivery::updated_at.eq($now),
+        )
+    };
+}
+
+/// The statement that takes due deliveries, with `{n}` standing for bind parameter n (1: owner,
+/// 2: lease end, 3: now, 4: how many). Rows another worker is locking are skipped.
+const CLAIM_SQL: &str = "UPDATE delivery SET status = 1, lease_owner = {1}, lease_expires_at = {2}, updated_at = {3} \
+    WHERE id IN (SELECT id FROM delivery \
+    WHERE (status IN (0, 3) AND next_attempt_at <= {3}) OR (status = 1 AND lease_expires_at <= {3}) \
+    ORDER BY next_attempt_at LIMIT {4}{lock}) RETURNING *";
+
+/// Takes up to `limit` due deliveries for `owner` until `lease_until`, oldest due first, in one
+/// statement: rows another worker is taking at the same moment are skipped, not waited for
+/// (`FOR UPDATE SKIP LOCKED` on Postgres and MySQL/MariaDB; SQLite has a single writer, so its
+/// `UPDATE … RETURNING` is atomic by itself).
+pub async fn claim_due(
+    db: &Database,
+    owner: &str,
+    now: NaiveDateTime,
+    lease_until: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<DeliveryRow>, DbError> {
+    use diesel::sql_types::{BigInt, Text, Timestamp};
+    debug_assert_eq!((status::PENDING, status::SENDING, status::FAILED), (0, 1, 3), "CLAIM_SQL's literals");
+    Ok(match db.get().await? {
+        Conn::Postgres(mut c) => {
+            let sql = CLAIM_SQL.replace("{lock}", " FOR UPDATE SKIP LOCKED");
+            let sql = (1..=4).fold(sql, |sql, n| sql.replace(&format!("{{{n}}}"), &format!("${n}")));
+            diesel::sql_query(sql)
+                .bind::<Text, _>(owner)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(&mut c)
+                .await?
+        }
+        Conn::Sqlite(mut c) => {
+            // Positional `?` binds: the same values in the order they appear.
+            let sql = (1..=4).fold(CLAIM_SQL.replace("{lock}", ""), |sql, n| sql.replace(&format!("{{{n}}}"), "?"));
+            diesel::sql_query(sql)
+                .bind::<Text, _>(owner)
+                .bind::<Timestamp, _>(lease_until)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(now)
+                .bind::<BigInt, _>(limit)
+                .load(&mut c)
+                .await?
+        }
+        // MySQL has no UPDATE … RETURNING: lock, update and read back in one transaction.
+        Conn::Mysql(mut c) => {
+            c.transaction(async |c| {
+                let ids: Vec<String> = delivery::table
+                    .select(delivery::id)
+                    .filter(due_at!(now))
+                    .order(delivery::next_attempt_at.asc())
+                    .limit(limit)
+                    .for_update()
+                    .skip_locked()
+                    .load(c)
+                    .await?;
+                if ids.is_empty() {
+                    return Ok::<_, diesel::result::Error>(Vec::new());
+                }
+                diesel::update(delivery::table.filter(delivery::id.eq_any(&ids)))
+                    .set(lease_to!(owner, lease_until, now))
+                    .execute(c)
+                    .await?;
+                delivery::table.filter(delivery::id.eq_any(&ids)).load(c).await
+            })
+            .await?
+        }
+    })
+}
+
+/// Fans out in one statement: inserts `rows`, skipping any (message, endpoint) pair that has a
+/// delivery already (another worker fanned the same message out first). Returns the rows that
+/// are now stored with the ids given here, i.e. the ones this call created.
+pub async fn insert_deliveries(db: &Database, rows: &[DeliveryRow]) -> Result<Vec<DeliveryRow>, DbError> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    match db.get().await? {
+        Conn::Postgres(mut c) => {
+            diesel::insert_into(delivery::table).values(rows).on_conflict_do_nothing().execute(&mut c).await?
+        }
+        Conn::Mysql(mut c) => diesel::insert_or_ignore_into(delivery::table).values(rows).execute(&mut c).await?,
+        // SQLite takes one row per statement through the async wrapper; one transaction keeps
+        // it to one commit.
+        Conn::Sqlite(mut c) => {
+            c.transaction(async |c| {
+                for row in rows {
+                    diesel::insert_or_ignore_into(delivery::table).values(row).execute(c).await?;
+                }
+                Ok::<_, diesel::result::Error>(0)
+            })
+            .await?
+        }
+    };
+    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+    let created: Vec<String> =
+        with_conn!(db, c => delivery::table.filter(delivery::id.eq_any(&ids)).select(delivery::id).load(c).await)?;
+    Ok(rows.iter().filter(|r| created.contains(&r.id)).cloned().collect())
+}
+
+/// Records that these messages have their deliveries.
+pub async fn mark_all_dispatched(db: &Database, ids: &[String], at: NaiveDateTime) -> Result<(), DbError> {
+    let target = message::table.filter(message::id.eq_any(ids)).filter(message::dispatched_at.is_null());
     with_conn!(db, c => diesel::update(target).set(message::dispatched_at.eq(Some(at))).execute(c).await)?;
     Ok(())
 }
 
-/// Creates a delivery unless the (message, endpoint) pair has one already (another worker fanned
-/// the same message out first).
-pub async fn insert_delivery_once(db: &Database, row: &DeliveryRow) -> Result<(), DbError> {
-    match with_conn!(db, c => diesel::insert_into(delivery::table).values(row).execute(c).await) {
-        Ok(_) => Ok(()),
-        Err(e) => match DbError::from(e) {
-            DbError::Conflict(_) => Ok(()),
-            other => Err(other),
-        },
+/// How an attempt (or a decision not to attempt) leaves a delivery.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    /// The delivery.
+    pub id: String,
+    /// Its new status.
+    pub status: i16,
+    /// Attempts made, this one included.
+    pub attempt_count: i32,
+    /// When the next attempt is due (now when there is none).
+    pub next_attempt_at: NaiveDateTime,
+}
+
+/// Stores a batch of attempts and the deliveries' new states in one transaction, each delivery
+/// only while `owner` still holds it. Returns how many deliveries were updated.
+pub async fn record_batch(
+    db: &Database,
+    owner: &str,
+    attempts: &[AttemptRow],
+    finishes: &[Finish],
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let held = || delivery::status.eq(status::SENDING).and(delivery::lease_owner.eq(owner));
+    let released = || {
+        (
+            delivery::lease_owner.eq(None::<String>),
+            delivery::lease_expires_at.eq(None::<NaiveDateTime>),
+            delivery::trigger_kind.eq(super::delivery::trigger::SCHEDULED),
+            delivery::updated_at.eq(now),
+        )
+    };
+    // Successes on a first try, the usual case, become one statement.
+    let (simple, other): (Vec<&Finish>, Vec<&Finish>) =
+        finishes.iter().partition(|f| f.status == status::SUCCEEDED && f.attempt_count == 1);
+    let simple: Vec<&str> = simple.iter().map(|f| f.id.as_str()).collect();
+    // One transaction per backend; `$insert` stores the attempts (SQLite takes one row per
+    // statement through the async wrapper, the others one statement for all).
+    macro_rules! transact {
+        ($c:ident, $insert:expr) => {
+            $c.transaction(async |$c| {
+                $insert;
+                let mut updated = 0;
+                if !simple.is_empty() {
+                    let target = delivery::table.filter(delivery::id.eq_any(&simple)).filter(held());
+                    let first_try = (delivery::status.eq(status::SUCCEEDED), delivery::attempt_count.eq(1));
+                    let set = (first_try, delivery::next_attempt_at.eq(now), released());
+                    updated += diesel::update(target).set(set).execute($c).await?;
+                }
+                for f in &other {
+                    let target = delivery::table.filter(delivery::id.eq(&f.id)).filter(held());
+                    let outcome = (delivery::status.eq(f.status), delivery::attempt_count.eq(f.attempt_count));
+                    let set = (outcome, delivery::next_attempt_at.eq(f.next_attempt_at), released());
+                    updated += diesel::update(target).set(set).execute($c).await?;
+                }
+                Ok::<usize, diesel::result::Error>(updated)
+            })
+            .await?
+        };
     }
-}
-
-/// Deliveries that are due: waiting and past their time, or held by a worker whose lease lapsed.
-pub async fn due_deliveries(db: &Database, now: NaiveDateTime, limit: i64) -> Result<Vec<DeliveryRow>, DbError> {
-    let waiting = delivery::status.eq_any([status::PENDING, status::FAILED]).and(delivery::next_attempt_at.le(now));
-    let abandoned = delivery::status.eq(status::SENDING).and(delivery::lease_expires_at.le(now));
-    let query = delivery::table.filter(waiting.or(abandoned)).order(delivery::next_attempt_at.asc()).limit(limit);
-    Ok(with_conn!(db, c => query.load(c).await)?)
-}
-
-/// Takes a delivery seen in state `seen` for `owner` until `lease_until`: true when this worker
-/// now holds it (nobody changed it since it was read).
-pub async fn claim_delivery(
-    db: &Database,
-    seen: &DeliveryRow,
-    owner: &str,
-    lease_until: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<bool, DbError> {
-    let target = delivery::table
-        .filter(delivery::id.eq(&seen.id))
-        .filter(delivery::status.eq(seen.status))
-        .filter(delivery::updated_at.eq(seen.updated_at));
-    let claim = diesel::update(target).set((
-        delivery::status.eq(status::SENDING),
-        delivery::lease_owner.eq(Some(owner)),
-        delivery::lease_expires_at.eq(Some(lease_until)),
-        delivery::updated_at.eq(now),
-    ));
-    Ok(with_conn!(db, c => claim.execute(c).await)? == 1)
-}
-
-/// The outcome of an attempt, written only while `owner` still holds the delivery.
-pub async fn finish_delivery(
-    db: &Database,
-    id: &str,
-    owner: &str,
-    new_status: i16,
-    attempt_count: i32,
-    next_attempt_at: NaiveDateTime,
-    now: NaiveDateTime,
-) -> Result<bool, DbError> {
-    let target = delivery::table
-        .filter(delivery::id.eq(id))
-        .filter(delivery::status.eq(status::SENDING))
-        .filter(delivery::lease_owner.eq(owner));
-    let update = diesel::update(target).set((
-        delivery::status.eq(new_status),
-        delivery::attempt_count.eq(attempt_count),
-        delivery::next_attempt_at.eq(next_attempt_at),
-        delivery::lease_owner.eq(None::<String>),
-        delivery::lease_expires_at.eq(None::<NaiveDateTime>),
-        delivery::trigger_kind.eq(super::delivery::trigger::SCHEDULED),
-        delivery::updated_at.eq(now),
-    ));
-    Ok(with_conn!(db, c => update.execute(c).await)? == 1)
+    let all_at_once = !attempts.is_empty();
+    Ok(match db.get().await? {
+        Conn::Postgres(mut c) => {
+            let c = &mut *c;
+            transact!(
+                c,
+                if all_at_once {
+                    diesel::insert_into(attempt::table).values(attempts).execute(c).await?;
+                }
+            )
+        }
+        Conn::Mysql(mut c) => {
+            let c = &mut *c;
+            transact!(
+                c,
+                if all_at_once {
+                    diesel::insert_into(attempt::table).values(attempts).execute(c).await?;
+                }
+            )
+        }
+        Conn::Sqlite(mut c) => {
+            let c = &mut *c;
+            transact!(
+                c,
+                for row in attempts {
+                    diesel::insert_into(attempt::table).values(row).execute(c).await?;
+                }
+            )
+        }
+    })
 }
 
 /// How many deliveries are due now and not being made (the queue's lag).
 pub async fn count_due(db: &Database, now: NaiveDateTime) -> Result<i64, DbError> {
-    let waiting = delivery::status.eq_any([status::PENDING, status::FAILED]).and(delivery::next_attempt_at.le(now));
-    let abandoned = delivery::status.eq(status::SENDING).and(delivery::lease_expires_at.le(now));
-    Ok(with_conn!(db, c => delivery::table.filter(waiting.or(abandoned)).count().get_result(c).await)?)
+    Ok(with_conn!(db, c => delivery::table.filter(due_at!(now)).count().get_result(c).await)?)
 }

@@ -1,0 +1,119 @@
+//! The recorder: stores what deliveries came to, many at a time. Attempts finish concurrently; each
+//! sends its outcome here, and every outcome waiting is written in one transaction (attempt rows
+//! plus the deliveries' new states), so a busy worker pays one commit per batch, not two per
+//! delivery. A delivery's concurrency slot is given back only once its outcome is stored, so a
+//! worker stopping gracefully has written everything when its slots are all free again.
+
+use crate::deliver::{Done, now};
+use herald::context::Context;
+use herald::db::delivery::status;
+use herald::db::endpoint::{record_failure, record_success};
+use herald::db::work::record_batch;
+use slog::{debug, info, warn};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
+
+/// Outcomes written per transaction at most.
+const BATCH: usize = 256;
+/// Tries per batch before giving up on it (its leases then lapse and the deliveries are retried).
+const TRIES: u32 = 3;
+
+/// One delivery's outcome on its way to the database, with the slot it occupies.
+pub struct Recorded {
+    /// What happened.
+    pub done: Done,
+    /// The message delivered (for the log).
+    pub message_id: String,
+    /// Never read: dropping it, once the outcome is stored, frees the slot.
+    pub _slot: OwnedSemaphorePermit,
+}
+
+/// Stores outcomes until every sender is gone; wakes `wake` after each batch (slots are free).
+pub async fn run(context: Context, owner: String, mut inbox: mpsc::UnboundedReceiver<Recorded>, wake: Arc<Notify>) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while inbox.recv_many(&mut batch, BATCH).await > 0 {
+        if store(&context, &owner, &batch).await {
+            report(&context, &batch).await;
+        }
+        batch.clear();
+        wake.notify_one();
+    }
+}
+
+async fn store(context: &Context, owner: &str, batch: &[Recorded]) -> bool {
+    let attempts: Vec<_> = batch.iter().filter_map(|r| r.done.attempt.clone()).collect();
+    let finishes: Vec<_> = batch.iter().map(|r| r.done.finish.clone()).collect();
+    for attempt in 1..=TRIES {
+        match record_batch(&context.db, owner, &attempts, &finishes, now()).await {
+            Ok(_) => return true,
+            Err(e) if attempt < TRIES => {
+                warn!(context.log, "storing delivery outcomes failed; trying again"; "error" => e.to_string());
+                tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
+            }
+            Err(e) => {
+                warn!(context.log, "storing delivery outcomes failed; their leases will lapse and they will be retried";
+                    "error" => e.to_string(), "deliveries" => batch.len());
+            }
+        }
+    }
+    false
+}
+
+/// Metrics, logs, and each endpoint's failure clock: the last outcome per endpoint in the batch
+/// counts (a success stops the clock, a failure starts it or disables a long-failing endpoint).
+async fn report(context: &Context, batch: &[Recorded]) {
+    let mut last = HashMap::new();
+    for recorded in batch {
+        let (done, message) = (&recorded.done, recorded.message_id.as_str());
+        let Some(attempt) = &done.attempt else { continue };
+        let succeeded = done.finish.status == status::SUCCEEDED;
+        last.insert(done.endpoint.id.as_str(), (succeeded, &done.endpoint));
+        let label = match done.finish.status {
+            status::SUCCEEDED => "success",
+            status::EXHAUSTED => "exhausted",
+            _ => "retry",
+        };
+        context.metrics.record_attempt(label, done.duration.as_secs_f64());
+        let (log, endpoint, code, ms, n) = (
+            &context.log,
+            attempt.endpoint_id.as_str(),
+            attempt.response_status_code,
+            attempt.response_duration_ms,
+            done.finish.attempt_count,
+        );
+        match label {
+            "success" => {
+                debug!(log, "delivered"; "message" => message, "endpoint" => endpoint, "status" => code, "duration_ms" => ms, "attempt" => n)
+            }
+            "exhausted" => {
+                warn!(log, "delivery exhausted"; "message" => message, "endpoint" => endpoint, "status" => code, "duration_ms" => ms, "attempt" => n, "response" => &attempt.response)
+            }
+            _ => {
+                info!(log, "delivery failed, will retry"; "message" => message, "endpoint" => endpoint, "status" => code, "duration_ms" => ms, "attempt" => n, "response" => &attempt.response)
+            }
+        }
+    }
+    for (id, (succeeded, endpoint)) in last {
+        let result = if succeeded {
+            match endpoint.first_failure_at {
+                Some(_) => record_success(&context.db, id).await,
+                None => Ok(()),
+            }
+        } else {
+            let at = now();
+            let window = context.config.with(|c| c.delivery.disable_endpoint_after);
+            let disable_before = at - chrono::Duration::from_std(window).unwrap_or_default();
+            record_failure(&context.db, id, at, disable_before).await.map(|disabled| {
+                if disabled {
+                    warn!(context.log, "endpoint disabled: its deliveries have only failed"; "endpoint" => id,
+                        "failing_for_s" => window.as_secs());
+                }
+            })
+        };
+        if let Err(e) = result {
+            warn!(context.log, "updating the endpoint's failure clock failed"; "endpoint" => id, "error" => e.to_string());
+        }
+    }
+}

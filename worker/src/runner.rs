@@ -1,0 +1,122 @@
+//! Starts attempts for deliveries this worker holds, each on its own task, at most
+//! `worker.concurrency` at a time, and hands their outcomes to the recorder.
+
+use crate::deliver::deliver;
+use crate::record::Recorded;
+use chrono::NaiveDateTime;
+use herald::context::Context;
+use herald::db::DbError;
+use herald::db::delivery::DeliveryRow;
+use herald::db::endpoint::{EndpointRow, endpoints_by_ids};
+use herald::db::message::{MessageRow, messages_by_ids};
+use slog::warn;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Semaphore, mpsc};
+
+/// Extra time a lease lasts beyond the attempt timeout, for the bookkeeping around the call.
+const LEASE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Messages by id, shared with the tasks delivering them.
+pub type Messages = HashMap<String, Arc<MessageRow>>;
+/// Endpoints by id, shared with the tasks delivering to them.
+pub type Endpoints = HashMap<String, Arc<EndpointRow>>;
+
+/// Runs attempts; cheap to clone (the engine and the broker consumer each hold one).
+#[derive(Clone)]
+pub struct Runner {
+    context: Context,
+    client: reqwest::Client,
+    owner: Arc<str>,
+    slots: Arc<Semaphore>,
+    size: u32,
+    recorder: mpsc::UnboundedSender<Recorded>,
+}
+
+impl Runner {
+    /// A runner for the worker `owner` with `size` slots whose outcomes go to `recorder`.
+    pub fn new(
+        context: Context,
+        client: reqwest::Client,
+        owner: &str,
+        size: usize,
+        recorder: mpsc::UnboundedSender<Recorded>,
+    ) -> Self {
+        let size = size.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)) as u32;
+        let slots = Arc::new(Semaphore::new(size as usize));
+        Runner { context, client, owner: owner.into(), slots, size, recorder }
+    }
+
+    /// The lease owner name of this worker.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Until when a delivery taken at `now` is held: the attempt's timeout plus a margin for the
+    /// bookkeeping around it.
+    pub fn lease_until(&self, now: NaiveDateTime) -> NaiveDateTime {
+        let lease = self.context.config.with(|c| c.delivery.timeout) + LEASE_MARGIN;
+        now + chrono::Duration::from_std(lease).unwrap_or_default()
+    }
+
+    /// Slots free now: how many more deliveries to take.
+    pub fn free(&self) -> usize {
+        self.slots.available_permits()
+    }
+
+    /// Starts deliveries taken from the queue, loading their messages and endpoints first.
+    pub async fn start_claimed(&self, held: Vec<DeliveryRow>) -> Result<(), DbError> {
+        if held.is_empty() {
+            return Ok(());
+        }
+        let db = &self.context.db;
+        let ids = |f: fn(&DeliveryRow) -> &String| {
+            let mut ids: Vec<String> = held.iter().map(|d| f(d).clone()).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids
+        };
+        let messages = messages_by_ids(db, &ids(|d| &d.message_id)).await?;
+        let endpoints = endpoints_by_ids(db, &ids(|d| &d.endpoint_id)).await?;
+        let messages = messages.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect();
+        let endpoints = endpoints.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
+        self.start(held, &messages, &endpoints).await;
+        Ok(())
+    }
+
+    /// Starts one attempt per delivery; waits for slots when all are busy.
+    pub async fn start(&self, held: Vec<DeliveryRow>, messages: &Messages, endpoints: &Endpoints) {
+        for delivery in held {
+            let (Some(message), Some(endpoint)) =
+                (messages.get(&delivery.message_id), endpoints.get(&delivery.endpoint_id))
+            else {
+                continue; // deleted meanwhile; the cascade removed the delivery too
+            };
+            let Ok(permit) = self.slots.clone().acquire_owned().await else { return };
+            let (runner, message, endpoint) = (self.clone(), message.clone(), endpoint.clone());
+            actix_web::rt::spawn(async move {
+                match deliver(&runner.context, &runner.client, delivery, &message, endpoint).await {
+                    Ok(done) => {
+                        let _ = runner.recorder.send(Recorded { done, message_id: message.id.clone(), _slot: permit });
+                    }
+                    Err(e) => {
+                        warn!(runner.context.log, "a delivery failed before its attempt; its lease will lapse and it will be retried";
+                            "error" => e.to_string());
+                    }
+                }
+            });
+        }
+    }
+
+    /// Waits until every attempt started has been made and stored, or `timeout` passes; true
+    /// when everything finished.
+    pub async fn drain(&self, timeout: Duration) -> bool {
+        tokio::time::timeout(timeout, self.slots.acquire_many(self.size)).await.is_ok()
+    }
+
+    /// Attempts running or waiting to be stored.
+    pub fn in_flight(&self) -> usize {
+        self.size as usize - self.free()
+    }
+}
