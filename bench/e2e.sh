@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# End to end (publish → receiver got it) on the database queue, for SQLite and Postgres, with 1
-# and 10 endpoints per application, a receiver that answers 200 at once (run by herald-bench),
+# End to end (publish → receiver got it) for SQLite and Postgres on the database queue and for
+# Postgres with RabbitMQ (BENCH_AMQP_URL), with 1 and 10 endpoints per application, a receiver that answers 200 at once (run by herald-bench),
 # at full speed and at 200 messages/s. Prints Markdown rows for BENCHMARKS.md.
 #   bench/e2e.sh [messages]     (needs: cargo build --release --workspace --bins)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 messages=${1:-2000}
 pg=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
+amqp=${BENCH_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+backends=${BENCH_BACKENDS:-sqlite postgres postgres+rabbitmq}
 target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 bin="$target/release"
 work=$(mktemp -d)
@@ -25,12 +27,16 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 echo "| backend | run | throughput | p50 | p99 | notes |"
 echo "|---|---|---|---|---|---|"
-for backend in sqlite postgres; do
+for backend in $backends; do
+  unset HERALD_QUEUE_URL HERALD_QUEUE_NAME
   if [ "$backend" = sqlite ]; then
     export HERALD_DATABASE_URL="sqlite://$work/e2e.db"
   else
-    psql -q "$pg/postgres" -c "CREATE DATABASE herald_e2e_$$"
+    psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS herald_e2e_$$" -c "CREATE DATABASE herald_e2e_$$"
     export HERALD_DATABASE_URL="$pg/herald_e2e_$$"
+  fi
+  if [ "$backend" = postgres+rabbitmq ]; then
+    export HERALD_QUEUE_URL="$amqp" HERALD_QUEUE_NAME="herald.bench.$$"
   fi
   "$bin/herald-admin" migrate up >/dev/null 2>&1
   token=$("$bin/herald-admin" token create --org bench 2>/dev/null)
@@ -38,7 +44,8 @@ for backend in sqlite postgres; do
   "$bin/herald-web" --host 127.0.0.1 --port "$web_port" >/dev/null & pids+=($!)
   "$bin/herald-worker" --host 127.0.0.1 --port "$(free_port)" >/dev/null & pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$web_port/health/ready" >/dev/null && break; sleep 0.1; done
-  for run in "1 0" "10 0" "1 200"; do
+  # The steady rate first, before a burst leaves the database with a backlog to vacuum.
+  for run in "1 200" "1 0" "10 0"; do
     set -- $run
     printf '| %s ' "$backend"
     "$bin/herald-bench" e2e --url "http://127.0.0.1:$web_port" --token "$token" \

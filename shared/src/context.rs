@@ -27,4 +27,6 @@ pub struct Context {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The broker publisher, when `queue.url` names one.
     pub publisher: Option<Arc<crate::queue::amqp::Publisher>>,
+    /// Announces new work to workers, on Postgres without a broker.
+    pub announcer: Option<Arc<crate::db::notify::WorkAnnouncer>>,
 }

@@ -46,13 +46,33 @@ impl Herald {
 
     /// Starts a worker on the same database with extra environment.
     pub fn start_worker(&mut self, env: &[(&str, &str)]) {
+        self.worker = Some(self.spawn_worker(env));
+    }
+
+    /// Another worker on the same database, owned by the caller.
+    pub fn spawn_worker(&self, env: &[(&str, &str)]) -> Running {
         let mut all = vec![
             ("HERALD_DATABASE_URL", self.db.url.as_str()),
             ("HERALD_WORKER_HOST", "127.0.0.1"),
             ("HERALD_WORKER_PORT", "0"),
         ];
         all.extend_from_slice(env);
-        self.worker = Some(Running::start("herald-worker", &[], &all));
+        Running::start("herald-worker", &[], &all)
+    }
+
+    /// Kills web with SIGKILL and starts a new one on the same port with `env`.
+    pub async fn kill_and_restart_web(&mut self, env: &[(&str, &str)]) {
+        self.web.signal("KILL");
+        let _ = self.web.wait_exit(std::time::Duration::from_secs(10)).await;
+        let port = self.address.rsplit(':').next().expect("port").to_owned();
+        let mut all = vec![
+            ("HERALD_DATABASE_URL", self.db.url.as_str()),
+            ("HERALD_SERVE_HOST", "127.0.0.1"),
+            ("HERALD_SERVE_PORT", port.as_str()),
+        ];
+        all.extend_from_slice(env);
+        self.web = Running::start("herald-web", &[], &all);
+        self.web.address().await;
     }
 
     /// A new org token, made by `herald-admin token create`.

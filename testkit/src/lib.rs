@@ -43,3 +43,20 @@ pub fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// The test virtualenv's Python (`HERALD_TEST_PYTHON`, else `.venv/bin/python`, both prepared by
+/// scripts/test.sh) when it can import every module in `modules`. Missing in CI is a failure;
+/// elsewhere the caller skips.
+pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
+    let python = std::env::var("HERALD_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_root().join(".venv/bin/python"));
+    let imports = format!("import {}", modules.join(", "));
+    let usable = std::process::Command::new(&python).args(["-c", &imports]).output().is_ok_and(|o| o.status.success());
+    if usable {
+        return Some(python);
+    }
+    assert!(!in_ci(), "CI needs a Python that can `{imports}` (scripts/test.sh installs it): {}", python.display());
+    eprintln!("SKIP: no Python that can `{imports}` at {}; run scripts/test.sh", python.display());
+    None
+}

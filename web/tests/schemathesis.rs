@@ -2,20 +2,11 @@
 //! none may get a 5xx or a response that breaks the document.
 
 use std::path::PathBuf;
-use testkit::{Backend, Herald, workspace_root};
+use testkit::{Backend, Herald};
 
 /// `st` from the virtualenv that scripts/test.sh prepares.
 fn schemathesis() -> Option<PathBuf> {
-    let venv_python = std::env::var("HERALD_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| workspace_root().join(".venv/bin/python"));
-    let st = venv_python.with_file_name("st");
-    if st.exists() {
-        return Some(st);
-    }
-    assert!(!testkit::in_ci(), "schemathesis is required in CI (scripts/test.sh installs it): {}", st.display());
-    eprintln!("SKIP: schemathesis not found at {}; run scripts/test.sh", st.display());
-    None
+    Some(testkit::python_with(&["schemathesis"])?.with_file_name("st"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -8,7 +8,7 @@ use herald::db::DbError;
 use herald::db::delivery::{DeliveryRow, status, trigger};
 use herald::db::endpoint::{EndpointRow, enabled_endpoints};
 use herald::db::message::{MessageRow, messages_by_ids};
-use herald::db::work::{insert_deliveries, mark_all_dispatched, undispatched_messages};
+use herald::db::work::undispatched_messages;
 use herald::model::ids::{new_id, prefix};
 use std::sync::Arc;
 
@@ -29,9 +29,15 @@ pub fn wants(endpoint: &EndpointRow, message: &MessageRow) -> bool {
     types_ok && channels_ok
 }
 
-/// Fans out up to one batch of messages left undispatched; returns how many.
-pub async fn dispatch_round(runner: &Runner, context: &Context, now: NaiveDateTime) -> Result<usize, DbError> {
-    let messages = undispatched_messages(&context.db, BATCH).await?;
+/// Fans out up to one batch of messages left undispatched since `created_before`; returns how
+/// many.
+pub async fn dispatch_round(
+    runner: &Runner,
+    context: &Context,
+    created_before: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    let messages = undispatched_messages(&context.db, created_before, BATCH).await?;
     let count = messages.len();
     fan_out(runner, context, messages, now).await?;
     Ok(count)
@@ -77,7 +83,8 @@ async fn fan_out(
                 app_id: message.app_id.clone(),
                 status: if held { status::SENDING } else { status::PENDING },
                 attempt_count: 0,
-                next_attempt_at: now,
+                // A held delivery is due again when its lease lapses.
+                next_attempt_at: if held { lease_until } else { now },
                 lease_owner: held.then(|| owner.to_owned()),
                 lease_expires_at: held.then_some(lease_until),
                 trigger_kind: trigger::SCHEDULED,
@@ -86,10 +93,9 @@ async fn fan_out(
             });
         }
     }
-    let created = insert_deliveries(&context.db, &rows).await?;
-    // Only after every delivery exists: a crash before this line fans out again, harmlessly.
+    // The deliveries and the messages' dispatched mark commit together.
     let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
-    mark_all_dispatched(&context.db, &ids, now).await?;
+    let created = herald::db::work::fan_out(&context.db, &rows, &ids, now).await?;
     let held: Vec<DeliveryRow> = created.into_iter().filter(|d| d.status == status::SENDING).collect();
     let messages: Messages = messages.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect();
     let endpoints: Endpoints = endpoints.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();

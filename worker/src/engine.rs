@@ -12,9 +12,13 @@ use herald::lifecycle::StopSignal;
 use herald::model::ids::new_id;
 use slog::{error, info, warn};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
+/// On the RabbitMQ transport, how long a message may wait for its dispatch job before the
+/// database sweep fans it out instead.
+const SWEEP_AFTER: chrono::Duration = chrono::Duration::seconds(5);
 /// How often the queue's lag is counted for `/metrics`.
 const LAG_EVERY: Duration = Duration::from_secs(1);
 
@@ -31,10 +35,13 @@ pub async fn run(context: Context, mut stop: StopSignal) {
     };
     let wake = Arc::new(Notify::new());
     let (outcomes, inbox) = mpsc::unbounded_channel();
-    actix_web::rt::spawn(crate::record::run(context.clone(), owner.clone(), inbox, wake.clone()));
+    let starved = Arc::new(AtomicBool::new(false));
+    actix_web::rt::spawn(crate::record::run(context.clone(), owner.clone(), inbox, wake.clone(), starved.clone()));
     let concurrency = context.config.with(|c| c.worker.concurrency);
     let runner = Runner::new(context.clone(), client, &owner, concurrency, outcomes);
-    if context.db.backend() == herald::db::Backend::Postgres {
+    // Postgres announces new work; with a broker, dispatch jobs do that instead (and the
+    // notifications would only make the loop look for work the consumer is already doing).
+    if context.db.backend() == herald::db::Backend::Postgres && context.publisher.is_none() {
         let url = context.config.with(|c| c.database.url.clone());
         actix_web::rt::spawn(crate::wakeup::listen(url, wake.clone(), log.clone()));
     }
@@ -51,7 +58,10 @@ pub async fn run(context: Context, mut stop: StopSignal) {
                 context.metrics.due.set(due);
             }
         }
-        let mut busy = match dispatch_round(&runner, &context, at).await {
+        // With a broker, new messages arrive as dispatch jobs; the sweep only takes those whose
+        // job was lost (a failed publish, a broker restart), i.e. left undispatched a while.
+        let swept = if context.publisher.is_some() { at - SWEEP_AFTER } else { at };
+        let mut busy = match dispatch_round(&runner, &context, swept, at).await {
             Ok(n) => n > 0,
             Err(e) => {
                 warn!(log, "fan-out failed; retrying"; "error" => e.to_string());
@@ -70,8 +80,11 @@ pub async fn run(context: Context, mut stop: StopSignal) {
                 Err(e) => warn!(log, "taking due deliveries failed; retrying"; "error" => e.to_string()),
             }
         }
+        // Set before looking at the slots, so a batch stored in between still wakes the loop.
+        starved.store(true, Ordering::SeqCst);
         if !busy || runner.free() == 0 {
-            // Idle, or every slot busy: wait for new work, a freed slot, or the next poll.
+            // Idle, or every slot busy: wait for new work, freed slots (the recorder wakes this
+            // loop when it frees some while `starved`), or the next poll.
             let idle = context.config.with(|c| c.worker.poll_interval);
             tokio::select! {
                 () = tokio::time::sleep(idle) => {}

@@ -12,6 +12,7 @@ use herald::db::work::record_batch;
 use slog::{debug, info, warn};
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
 
@@ -30,15 +31,24 @@ pub struct Recorded {
     pub _slot: OwnedSemaphorePermit,
 }
 
-/// Stores outcomes until every sender is gone; wakes `wake` after each batch (slots are free).
-pub async fn run(context: Context, owner: String, mut inbox: mpsc::UnboundedReceiver<Recorded>, wake: Arc<Notify>) {
+/// Stores outcomes until every sender is gone; after each batch, wakes `wake` if the engine
+/// is waiting for free slots (`starved`).
+pub async fn run(
+    context: Context,
+    owner: String,
+    mut inbox: mpsc::UnboundedReceiver<Recorded>,
+    wake: Arc<Notify>,
+    starved: Arc<AtomicBool>,
+) {
     let mut batch = Vec::with_capacity(BATCH);
     while inbox.recv_many(&mut batch, BATCH).await > 0 {
         if store(&context, &owner, &batch).await {
             report(&context, &batch).await;
         }
         batch.clear();
-        wake.notify_one();
+        if starved.swap(false, Ordering::SeqCst) {
+            wake.notify_one();
+        }
     }
 }
 

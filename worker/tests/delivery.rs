@@ -175,18 +175,7 @@ async fn loopback_is_refused_unless_allowed() {
 /// Runs the receivers' own verifiers (PyPI `standardwebhooks` and `svix`) over what arrived.
 async fn verify_with_receiver_libraries(secret: &str, requests: &[testkit::Received]) {
     use base64::Engine;
-    let python = std::env::var("HERALD_TEST_PYTHON")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| testkit::workspace_root().join(".venv/bin/python"));
-    let usable = std::process::Command::new(&python)
-        .args(["-c", "import standardwebhooks, svix"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !usable {
-        assert!(!testkit::in_ci(), "Python with standardwebhooks and svix is required in CI (scripts/test.sh)");
-        eprintln!("SKIP receiver-library verification: no Python with standardwebhooks and svix");
-        return;
-    }
+    let Some(python) = testkit::python_with(&["standardwebhooks", "svix"]) else { return };
     let job = json!({
         "secret": secret,
         "requests": requests.iter().map(|r| json!({

@@ -11,6 +11,7 @@ pub mod event_type;
 pub mod idempotency;
 pub mod message;
 pub mod migrate;
+pub mod notify;
 pub mod page;
 pub mod rate;
 pub mod schema;

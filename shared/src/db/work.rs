@@ -13,20 +13,28 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
-/// Messages not yet fanned out, oldest first.
-pub async fn undispatched_messages(db: &Database, limit: i64) -> Result<Vec<MessageRow>, DbError> {
-    let query = message::table.filter(message::dispatched_at.is_null()).order(message::id.asc()).limit(limit);
+/// Messages not yet fanned out that were created before `created_before`, oldest first.
+pub async fn undispatched_messages(
+    db: &Database,
+    created_before: NaiveDateTime,
+    limit: i64,
+) -> Result<Vec<MessageRow>, DbError> {
+    let query = message::table
+        .filter(message::dispatched_at.is_null())
+        .filter(message::created_at.le(created_before))
+        .order(message::id.asc())
+        .limit(limit);
     Ok(with_conn!(db, c => query.load(c).await)?)
 }
 
 /// The filter for deliveries that are due at `now`: waiting and past their time, or held by a
-/// worker whose lease lapsed.
+/// worker whose lease lapsed (a held delivery's `next_attempt_at` is the end of its lease). The
+/// partial index `delivery_due_idx` has exactly this status list.
 macro_rules! due_at {
     ($now:expr) => {
         delivery::status
-            .eq_any([status::PENDING, status::FAILED])
+            .eq_any([status::PENDING, status::SENDING, status::FAILED])
             .and(delivery::next_attempt_at.le($now))
-            .or(delivery::status.eq(status::SENDING).and(delivery::lease_expires_at.le($now)))
     };
 }
 
@@ -37,6 +45,7 @@ macro_rules! lease_to {
             delivery::status.eq(status::SENDING),
             delivery::lease_owner.eq(Some($owner)),
             delivery::lease_expires_at.eq(Some($lease_until)),
+            delivery::next_attempt_at.eq($lease_until),
             delivery::updated_at.eq($now),
         )
     };
@@ -44,9 +53,9 @@ macro_rules! lease_to {
 
 /// The statement that takes due deliveries, with `{n}` standing for bind parameter n (1: owner,
 /// 2: lease end, 3: now, 4: how many). Rows another worker is locking are skipped.
-const CLAIM_SQL: &str = "UPDATE delivery SET status = 1, lease_owner = {1}, lease_expires_at = {2}, updated_at = {3} \
-    WHERE id IN (SELECT id FROM delivery \
-    WHERE (status IN (0, 3) AND next_attempt_at <= {3}) OR (status = 1 AND lease_expires_at <= {3}) \
+const CLAIM_SQL: &str = "UPDATE delivery \
+    SET status = 1, lease_owner = {1}, lease_expires_at = {2}, next_attempt_at = {2}, updated_at = {3} \
+    WHERE id IN (SELECT id FROM delivery WHERE status IN (0, 1, 3) AND next_attempt_at <= {3} \
     ORDER BY next_attempt_at LIMIT {4}{lock}) RETURNING *";
 
 /// Takes up to `limit` due deliveries for `owner` until `lease_until`, oldest due first, in one
@@ -80,7 +89,7 @@ pub async fn claim_due(
             diesel::sql_query(sql)
                 .bind::<Text, _>(owner)
                 .bind::<Timestamp, _>(lease_until)
-                .bind::<Timestamp, _>(now)
+                .bind::<Timestamp, _>(lease_until)
                 .bind::<Timestamp, _>(now)
                 .bind::<Timestamp, _>(now)
                 .bind::<BigInt, _>(limit)
@@ -113,41 +122,60 @@ pub async fn claim_due(
     })
 }
 
-/// Fans out in one statement: inserts `rows`, skipping any (message, endpoint) pair that has a
-/// delivery already (another worker fanned the same message out first). Returns the rows that
-/// are now stored with the ids given here, i.e. the ones this call created.
-pub async fn insert_deliveries(db: &Database, rows: &[DeliveryRow]) -> Result<Vec<DeliveryRow>, DbError> {
-    if rows.is_empty() {
-        return Ok(Vec::new());
-    }
-    match db.get().await? {
+/// Fans messages out in one transaction: inserts `rows`, skipping any (message, endpoint) pair
+/// that has a delivery already (another worker fanned the same message out first), and marks the
+/// messages dispatched. Returns the rows this call created.
+pub async fn fan_out(
+    db: &Database,
+    rows: &[DeliveryRow],
+    message_ids: &[String],
+    at: NaiveDateTime,
+) -> Result<Vec<DeliveryRow>, DbError> {
+    let marked = || {
+        let target = message::table.filter(message::id.eq_any(message_ids)).filter(message::dispatched_at.is_null());
+        diesel::update(target).set(message::dispatched_at.eq(Some(at)))
+    };
+    let created: Vec<String> = match db.get().await? {
         Conn::Postgres(mut c) => {
-            diesel::insert_into(delivery::table).values(rows).on_conflict_do_nothing().execute(&mut c).await?
+            c.transaction(async |c| {
+                let created = if rows.is_empty() {
+                    Vec::new()
+                } else {
+                    let insert = diesel::insert_into(delivery::table).values(rows).on_conflict_do_nothing();
+                    insert.returning(delivery::id).get_results(c).await?
+                };
+                marked().execute(c).await?;
+                Ok::<_, diesel::result::Error>(created)
+            })
+            .await?
         }
-        Conn::Mysql(mut c) => diesel::insert_or_ignore_into(delivery::table).values(rows).execute(&mut c).await?,
-        // SQLite takes one row per statement through the async wrapper; one transaction keeps
-        // it to one commit.
+        // No INSERT … RETURNING: read back which of the new ids exist.
+        Conn::Mysql(mut c) => {
+            c.transaction(async |c| {
+                let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
+                if !rows.is_empty() {
+                    diesel::insert_or_ignore_into(delivery::table).values(rows).execute(c).await?;
+                }
+                marked().execute(c).await?;
+                delivery::table.filter(delivery::id.eq_any(&ids)).select(delivery::id).load(c).await
+            })
+            .await?
+        }
+        // One row per statement through the async wrapper.
         Conn::Sqlite(mut c) => {
             c.transaction(async |c| {
+                let mut created = Vec::new();
                 for row in rows {
-                    diesel::insert_or_ignore_into(delivery::table).values(row).execute(c).await?;
+                    let insert = diesel::insert_or_ignore_into(delivery::table).values(row);
+                    created.extend(insert.returning(delivery::id).get_result::<String>(c).await.optional()?);
                 }
-                Ok::<_, diesel::result::Error>(0)
+                marked().execute(c).await?;
+                Ok::<_, diesel::result::Error>(created)
             })
             .await?
         }
     };
-    let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-    let created: Vec<String> =
-        with_conn!(db, c => delivery::table.filter(delivery::id.eq_any(&ids)).select(delivery::id).load(c).await)?;
     Ok(rows.iter().filter(|r| created.contains(&r.id)).cloned().collect())
-}
-
-/// Records that these messages have their deliveries.
-pub async fn mark_all_dispatched(db: &Database, ids: &[String], at: NaiveDateTime) -> Result<(), DbError> {
-    let target = message::table.filter(message::id.eq_any(ids)).filter(message::dispatched_at.is_null());
-    with_conn!(db, c => diesel::update(target).set(message::dispatched_at.eq(Some(at))).execute(c).await)?;
-    Ok(())
 }
 
 /// How an attempt (or a decision not to attempt) leaves a delivery.

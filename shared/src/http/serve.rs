@@ -6,7 +6,7 @@ use super::{health_routes, not_found, request_log};
 use crate::boot::Booted;
 use crate::config::Config;
 use crate::context::Context;
-use crate::db::{Database, migrate};
+use crate::db::{Backend, Database, migrate};
 use crate::lifecycle::{Readiness, StopSignal, install_stop_handlers};
 use crate::{config, logging, queue};
 use actix_web::dev::ServerHandle;
@@ -85,7 +85,14 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
         metrics: Arc::new(crate::metrics::Metrics::default()),
         publisher: (!cfg.queue.url.is_empty())
             .then(|| Arc::new(crate::queue::amqp::Publisher::new(&cfg.queue.url, &cfg.queue.name, cfg.queue.quorum))),
+        announcer: (cfg.queue.url.is_empty()
+            && crate::db::backend_of(&cfg.database.url).ok() == Some(Backend::Postgres))
+        .then(Arc::default),
     };
+    if let Some(announcer) = base.announcer.clone() {
+        let (url, log) = (cfg.database.url.clone(), log.clone());
+        tokio::spawn(async move { announcer.run(url, log).await });
+    }
     let (db_config, worker_base, routes) = (cfg.database.clone(), base.clone(), plan.routes);
     let server = HttpServer::new(move || {
         let context = Context {

@@ -147,22 +147,29 @@ async fn create(
         if !inserted {
             return Err(ApiError::NotFound);
         }
-        announce(&context, &row.id).await;
+        announce(&context, &row.id);
         return Ok(HttpResponse::Accepted().json(MessageOut::new(row, with_content)));
     }
     insert_message(&context.db, &row).await?;
-    announce(&context, &row.id).await;
+    announce(&context, &row.id);
     Ok(HttpResponse::Accepted().json(MessageOut::new(row, with_content)))
 }
 
-/// Tells the workers through the broker, when there is one. A failure is logged, not returned:
-/// the message is stored, and the workers' sweep finds it.
-async fn announce(context: &Context, message_id: &str) {
-    if let Some(publisher) = &context.publisher
-        && let Err(e) = publisher.publish(message_id).await
-    {
-        slog::warn!(context.log, "dispatch publish failed; the sweeper will pick the message up"; "message" => message_id, "error" => e);
+/// Tells the workers: through Postgres notifications without a broker (coalesced), or through
+/// the broker when there is one, on a task of its own: the answer
+/// does not wait for the broker's confirmation (the message is stored already). A failed or
+/// unconfirmed publish is logged; the workers' sweep finds the message.
+fn announce(context: &Context, message_id: &str) {
+    if let Some(announcer) = &context.announcer {
+        announcer.announce();
     }
+    let Some(publisher) = context.publisher.clone() else { return };
+    let (log, message_id) = (context.log.clone(), message_id.to_owned());
+    actix_web::rt::spawn(async move {
+        if let Err(e) = publisher.publish(&message_id).await {
+            slog::warn!(log, "dispatch publish failed; the sweeper will pick the message up"; "message" => message_id, "error" => e);
+        }
+    });
 }
 
 /// `?event_types=a&event_types=b` (the query reader takes no repeated keys, so read them here).

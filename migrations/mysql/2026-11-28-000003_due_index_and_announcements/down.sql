@@ -1,0 +1,2 @@
+-- Nothing to undo: next_attempt_at of held deliveries stays valid either way.
+SELECT 1;

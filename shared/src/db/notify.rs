@@ -1,0 +1,56 @@
+//! New-work announcements on Postgres without a broker. Workers LISTEN on `herald_work`; web
+//! announces new messages here. A NOTIFY takes a database-wide lock at commit, so one per message
+//! would serialise every publish behind the others; instead each process sends at most one NOTIFY
+//! per [`COALESCE`] on a connection of its own, however many messages were stored meanwhile.
+//! Announcements are best-effort: a lost one costs a worker's poll interval, never a message.
+
+use diesel_async::SimpleAsyncConnection;
+use slog::{Logger, warn};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Announcements closer together than this are sent as one.
+pub const COALESCE: Duration = Duration::from_millis(2);
+const MAX_RETRY: Duration = Duration::from_secs(10);
+
+/// Collects announcements from any thread; [`WorkAnnouncer::run`] sends them.
+#[derive(Default)]
+pub struct WorkAnnouncer {
+    pending: Notify,
+}
+
+impl WorkAnnouncer {
+    /// Notes that there is new work (cheap; never waits).
+    pub fn announce(&self) {
+        self.pending.notify_one();
+    }
+
+    /// Sends the announcements for as long as the process runs, reconnecting with backoff. No
+    /// connection is opened before the first announcement (a process that never has any, such
+    /// as a worker, never opens one).
+    pub async fn run(&self, url: String, log: Logger) {
+        let mut wait = Duration::from_millis(100);
+        self.pending.notified().await;
+        self.pending.notify_one();
+        loop {
+            match super::postgres_connection(&url).await {
+                Ok(mut conn) => {
+                    wait = Duration::from_millis(100);
+                    loop {
+                        self.pending.notified().await;
+                        if let Err(e) = conn.batch_execute("NOTIFY herald_work").await {
+                            warn!(log, "work announcement failed; workers will find the work by polling"; "error" => e.to_string());
+                            break;
+                        }
+                        tokio::time::sleep(COALESCE).await;
+                    }
+                }
+                Err(e) => {
+                    warn!(log, "cannot open the announcement connection; workers poll meanwhile"; "error" => e.to_string())
+                }
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(MAX_RETRY);
+        }
+    }
+}
