@@ -45,6 +45,12 @@ pub async fn run(context: Context, mut stop: StopSignal) {
         let url = context.config.with(|c| c.database.url.clone());
         actix_web::rt::spawn(crate::wakeup::listen(url, wake.clone(), log.clone()));
     }
+    // Kept alive for the whole loop.
+    let _watcher = (context.db.backend() == herald::db::Backend::Sqlite).then(|| {
+        let url = context.config.with(|c| c.database.url.clone());
+        let path = herald::db::sqlite_path(url.split('?').next().unwrap_or_default());
+        crate::wakeup::watch_sqlite(&path, wake.clone(), &log)
+    });
     if context.publisher.is_some() {
         actix_web::rt::spawn(crate::consume::consume(context.clone(), runner.clone(), wake.clone(), stop.clone()));
     }

@@ -1,6 +1,8 @@
-//! Wake-ups on Postgres: a connection of its own LISTENs on `herald_work` (notified by triggers on
-//! new messages and deliveries), so an idle worker starts new work at once instead of at its next
-//! poll. Polling stays as the fallback: a lost connection only costs latency, never work.
+//! Wake-ups, so an idle worker starts new work at once instead of at its next poll. On Postgres a
+//! connection of its own LISTENs on `herald_work` (announced by web for new messages, by
+//! triggers for new and reset deliveries). On SQLite, every process shares one file on this
+//! machine: a change to its write-ahead log means another process wrote, so the worker watches it.
+//! Polling stays as the fallback: a lost wake-up only costs latency, never work.
 
 use diesel_async::RunQueryDsl;
 use futures_util::StreamExt;
@@ -34,5 +36,35 @@ pub async fn listen(url: String, wake: Arc<Notify>, log: Logger) {
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(MAX_RETRY);
+    }
+}
+
+/// Watches the SQLite database's write-ahead log; returns the watcher, which must be kept alive.
+pub fn watch_sqlite(database_path: &str, wake: Arc<Notify>, log: &Logger) -> Option<notify::RecommendedWatcher> {
+    use notify::{EventKind, RecursiveMode, Watcher};
+    // SQLite names the log after the database with `-wal` appended.
+    let wal = std::path::PathBuf::from(format!("{database_path}-wal"));
+    let name = wal.file_name().map(|n| n.to_owned());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        let written = matches!(event.kind, EventKind::Modify(_) | EventKind::Create(_));
+        if written && event.paths.iter().any(|p| p.file_name() == name.as_deref()) {
+            wake.notify_one();
+        }
+    })
+    .map_err(|e| warn!(log, "cannot watch the database for changes; polling"; "error" => e.to_string()))
+    .ok()?;
+    // The log exists once any process opened the database in WAL mode; watch its directory so a
+    // log created later is seen too.
+    let dir = wal.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    match watcher.watch(dir, RecursiveMode::NonRecursive) {
+        Ok(()) => {
+            info!(log, "watching the database for new work"; "path" => wal.display().to_string());
+            Some(watcher)
+        }
+        Err(e) => {
+            warn!(log, "cannot watch the database for changes; polling"; "error" => e.to_string());
+            None
+        }
     }
 }

@@ -267,13 +267,23 @@ async fn throttle_rate_holds_across_workers_and_nothing_fails() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn postgres_wakes_idle_workers_and_resend_delivers_again() {
+async fn idle_workers_are_woken_on_postgres_and_sqlite_and_resend_delivers_again() {
+    for (backend, woken_by) in [
+        (Backend::Postgres, "listening for work notifications"),
+        (Backend::Sqlite, "watching the database for new work"),
+    ] {
+        woken_then_resent(backend, woken_by).await;
+    }
+}
+
+async fn woken_then_resent(backend: Backend, woken_by: &str) {
     let receiver = Receiver::start(|_| 200);
-    // A poll interval far longer than the test: only the LISTEN/NOTIFY wake-up can deliver in time.
+    // A poll interval far longer than the test: only a wake-up (LISTEN/NOTIFY on Postgres, the
+    // write-ahead log watched on SQLite) can deliver in time.
     let env = [("HERALD_DELIVERY_ALLOWED_CIDRS", LOOPBACK), ("HERALD_WORKER_POLL_INTERVAL", "10m")];
-    let Some((herald, api)) = started(Backend::Postgres, &env).await else { return };
+    let Some((herald, api)) = started(backend, &env).await else { return };
     let worker = herald.worker.as_ref().expect("worker");
-    assert!(worker.wait_for_msg(0, "listening for work notifications", LONG).await.is_some());
+    assert!(worker.wait_for_msg(0, woken_by, LONG).await.is_some(), "{:?}", worker.lines());
     api.post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url), "uid": "ep"})).await;
     let (_, msg) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"woken": true}})).await;
     assert_eq!(receiver.wait_for(1, LONG).await.len(), 1, "delivered without waiting for a poll");

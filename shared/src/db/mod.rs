@@ -19,7 +19,7 @@ mod sqlite;
 pub mod token;
 pub mod work;
 
-pub use connect::{Backend, DbError, backend_of, postgres_connection, redact_url};
+pub use connect::{Backend, DbError, backend_of, postgres_connection, redact_url, sqlite_path};
 pub use sqlite::{SqliteAsync, SqliteManager};
 
 use crate::config;
