@@ -15,6 +15,25 @@ pub struct Outcome {
     pub outcome: String,
 }
 
+/// The labels of an HTTP request served.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Request {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The route's pattern (`/api/v1/app/{app_id}`), or `unmatched`: never the raw path, which
+    /// would make one series per id.
+    pub route: String,
+    /// The status code.
+    pub status: u16,
+}
+
+/// The label of a route, for latency.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Route {
+    /// As in [`Request::route`].
+    pub route: String,
+}
+
 /// Every metric a process exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -26,6 +45,14 @@ pub struct Metrics {
     pub due: Gauge,
     /// Database connections open in this process's pools.
     pub db_connections: Gauge,
+    /// Of those, how many are idle.
+    pub db_connections_idle: Gauge,
+    /// HTTP requests served, by method, route and status.
+    pub requests: Family<Request, Counter>,
+    /// How long HTTP requests took, by route, in seconds.
+    pub request_seconds: Family<Route, Histogram>,
+    /// Every pool of the process (web has one per HTTP worker), for the connection gauges.
+    pools: Mutex<Vec<crate::db::Database>>,
 }
 
 impl Default for Metrics {
@@ -49,7 +76,30 @@ impl Default for Metrics {
             "Open database connections in this process's pools",
             db_connections.clone(),
         );
-        Metrics { registry: Mutex::new(registry), deliveries, attempt_seconds, due, db_connections }
+        let db_connections_idle = Gauge::default();
+        registry.register(
+            "db_connections_idle",
+            "Idle database connections in this process's pools",
+            db_connections_idle.clone(),
+        );
+        let requests = Family::<Request, Counter>::default();
+        registry.register("http_requests", "HTTP requests served", requests.clone());
+        // Request latency from 0.5 ms to about 4 s.
+        let request_seconds = Family::<Route, Histogram>::new_with_constructor(|| {
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 14))
+        });
+        registry.register("http_request_duration_seconds", "How long HTTP requests took", request_seconds.clone());
+        Metrics {
+            registry: Mutex::new(registry),
+            deliveries,
+            attempt_seconds,
+            due,
+            db_connections,
+            db_connections_idle,
+            requests,
+            request_seconds,
+            pools: Mutex::default(),
+        }
     }
 }
 
@@ -60,8 +110,27 @@ impl Metrics {
         self.attempt_seconds.observe(seconds);
     }
 
+    /// Counts one HTTP request.
+    pub fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let labels = Request { method: method.to_owned(), route: route.to_owned(), status };
+        self.requests.get_or_create(&labels).inc();
+        self.request_seconds.get_or_create(&Route { route: route.to_owned() }).observe(seconds);
+    }
+
+    /// Counts `db`'s connections in the connection gauges.
+    pub fn track_pool(&self, db: &crate::db::Database) {
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.push(db.clone());
+        }
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
+        if let Ok(pools) = self.pools.lock() {
+            let (open, idle) = pools.iter().map(|p| p.pool_status()).fold((0, 0), |(o, i), (po, pi)| (o + po, i + pi));
+            self.db_connections.set(open as i64);
+            self.db_connections_idle.set(idle as i64);
+        }
         let mut text = String::new();
         if let Ok(registry) = self.registry.lock() {
             let _ = prometheus_client::encoding::text::encode(&mut text, &registry);

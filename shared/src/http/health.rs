@@ -18,8 +18,6 @@ pub fn health_routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn metrics(state: web::Data<Context>) -> HttpResponse {
-    let (open, _) = state.db.pool_status();
-    state.metrics.db_connections.set(open as i64);
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render())
 }
 

@@ -1,10 +1,12 @@
 //! One log line per HTTP request, tied to a request id that the caller may supply.
 
+use crate::metrics::Metrics;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use slog::{Logger, info};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The header carrying the request id, read from the caller and returned on the response.
@@ -23,9 +25,11 @@ fn request_id(req: &ServiceRequest) -> String {
 }
 
 /// Middleware body (use with `actix_web::middleware::from_fn`): logs method, path, status,
-/// duration and request id, and returns the id in `X-Request-Id`.
+/// duration and request id, returns the id in `X-Request-Id`, and counts the request in
+/// `metrics` by route pattern.
 pub async fn request_log(
     log: Logger,
+    metrics: Arc<Metrics>,
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
@@ -34,6 +38,9 @@ pub async fn request_log(
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let mut response = next.call(req).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    metrics.record_request(&method, &route, response.status().as_u16(), seconds);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
@@ -41,7 +48,7 @@ pub async fn request_log(
         "method" => method,
         "path" => path,
         "status" => response.status().as_u16(),
-        "duration_ms" => started.elapsed().as_secs_f64() * 1000.0,
+        "duration_ms" => seconds * 1000.0,
         "request_id" => id);
     Ok(response)
 }

@@ -101,10 +101,11 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
             ..worker_base.clone()
         };
         let app_config = context.config.clone();
-        let request_logger = context.log.clone();
+        context.metrics.track_pool(&context.db);
+        let (request_logger, request_metrics) = (context.log.clone(), context.metrics.clone());
         App::new()
             .app_data(web::Data::new(context))
-            .wrap(from_fn(move |req, next| request_log(request_logger.clone(), req, next)))
+            .wrap(from_fn(move |req, next| request_log(request_logger.clone(), request_metrics.clone(), req, next)))
             .configure(health_routes)
             .configure(|cfg| routes(cfg, &app_config.get()))
             .default_service(web::to(not_found))
@@ -117,6 +118,9 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     .run();
     info!(log, "listening"; "address" => local.to_string(), "url" => format!("http://{local}"), "workers" => workers);
     // The background work (the worker's delivery loop) gets the process context and its full pool.
+    if plan.background.is_some() {
+        base.metrics.track_pool(&base.db);
+    }
     let background = plan.background.map(|start| actix_web::rt::spawn(start(base, stop.clone())));
     tokio::spawn(stop_gracefully(stop, server.handle(), config, plan.timeouts, log.clone()));
     server.await?;
