@@ -1,9 +1,14 @@
 //! The formation under the real honcho and the repo's Procfile: several web and worker processes
-//! on honcho's own PORT assignment, all ready, all exiting 0 when honcho is told to stop.
+//! on honcho's own PORT assignment, all ready, traffic through every web process delivered, all
+//! exiting 0 when honcho is told to stop, nothing lost.
 
+use serde_json::json;
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::Duration;
-use testkit::{Backend, Running, TestDb, bin, get_json, poll_status, run_admin, temp_dir, workspace_root};
+use testkit::{
+    Backend, Client, Receiver, Running, TestDb, bin, get_json, poll_status, run_admin, temp_dir, workspace_root,
+};
 
 const LONG: Duration = Duration::from_secs(30);
 
@@ -17,11 +22,13 @@ fn honcho() -> Option<PathBuf> {
     None
 }
 
-/// A base port with room for honcho's scheme (web at base.., worker at base+100..).
-fn base_port() -> u16 {
+/// A base port with room for honcho's scheme (web at base.., worker at base+100..) and one more
+/// worker port, which must stay closed.
+fn base_port(webs: u16, workers: u16) -> u16 {
     loop {
         let base = 20_000 + (rand_port_offset() % 20_000);
-        let free = [0, 1, 100, 101].iter().all(|d| std::net::TcpListener::bind(("127.0.0.1", base + d)).is_ok());
+        let mut offsets = (0..webs).chain(100..=100 + workers);
+        let free = offsets.all(|d| std::net::TcpListener::bind(("127.0.0.1", base + d)).is_ok());
         if free {
             return base;
         }
@@ -34,58 +41,103 @@ fn rand_port_offset() -> u16 {
     (nanos / 1000) as u16
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn web_and_workers_scale_under_honcho_and_exit_0_on_sigterm() {
+/// Runs `web=webs,worker=workers` under honcho on `backend` (with RabbitMQ when `amqp`): every
+/// process becomes ready; messages published through both web ports are delivered; SIGTERM to
+/// honcho while deliveries are under way stops every process with rc=0; a fresh worker then
+/// delivers whatever was left, so nothing is lost.
+async fn formation(backend: Backend, amqp: bool, webs: u16, workers: u16) {
     let Some(honcho) = honcho() else { return };
-    let Some(db) = TestDb::create(Backend::Sqlite).await else {
-        return;
-    };
+    let Some(db) = TestDb::create(backend).await else { return };
+    let name = format!("{}{}", backend.name(), if amqp { " + rabbitmq" } else { "" });
     assert!(run_admin(&["migrate", "up"], &[("DATABASE_URL", &db.url)]).status.success());
-    let base = base_port();
+    let base = base_port(webs, workers);
     let bins = bin("herald-web").parent().expect("bin dir").display().to_string();
     let path = format!("{bins}:{}", std::env::var("PATH").unwrap_or_default());
     let procfile = workspace_root().join("Procfile");
     let app_root = temp_dir("honcho");
-    let base_text = base.to_string();
+    let (base_text, scale) = (base.to_string(), format!("web={webs},worker={workers}"));
+    let queue = format!("herald.formation.{base}");
+    let mut env = vec![
+        ("PATH", path.as_str()),
+        ("DATABASE_URL", db.url.as_str()),
+        ("HERALD_SERVE_HOST", "127.0.0.1"),
+        ("HERALD_WORKER_HOST", "127.0.0.1"),
+        ("HERALD_SECRETS_KEYS", testkit::TEST_SECRETS_KEYS),
+        ("HERALD_DELIVERY_ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#),
+    ];
+    if amqp {
+        env.extend([("AMQP_URL", AMQP_URL), ("HERALD_QUEUE_NAME", queue.as_str())]);
+    }
+    let args = ["--procfile", procfile.to_str().unwrap(), "--app-root", app_root.to_str().unwrap()];
     let mut formation = Running::start_program(
         &honcho,
-        &[
-            "--procfile",
-            procfile.to_str().unwrap(),
-            "--app-root",
-            app_root.to_str().unwrap(),
-            "start",
-            "--port",
-            &base_text,
-            "-c",
-            "web=2,worker=2",
-            "web",
-            "worker",
-        ],
-        &[
-            ("PATH", &path),
-            ("DATABASE_URL", &db.url),
-            ("HERALD_SERVE_HOST", "127.0.0.1"),
-            ("HERALD_WORKER_HOST", "127.0.0.1"),
-            ("HERALD_SECRETS_KEYS", testkit::TEST_SECRETS_KEYS),
-        ],
+        &[&args[..], &["start", "--port", &base_text, "-c", &scale, "web", "worker"]].concat(),
+        &env,
     );
-    for port in [base, base + 1, base + 100, base + 101] {
-        let address = format!("127.0.0.1:{port}");
-        let answer = poll_status(&address, "/health/ready", 200, LONG).await;
+    let web_ports: Vec<u16> = (0..webs).map(|i| base + i).collect();
+    let worker_ports: Vec<u16> = (0..workers).map(|i| base + 100 + i).collect();
+    for port in web_ports.iter().chain(&worker_ports) {
+        let answer = poll_status(&format!("127.0.0.1:{port}"), "/health/ready", 200, LONG).await;
         assert_eq!(
             answer.as_ref().map(|a| a.0),
             Some(200),
-            "port {port} not ready: {answer:?}\n{}",
+            "{name}: port {port} not ready: {answer:?}\n{}",
             formation.lines().join("\n")
         );
     }
-    assert!(get_json(&format!("127.0.0.1:{}", base + 102), "/health/alive").await.is_err(), "only two workers run");
+    let extra = format!("127.0.0.1:{}", base + 100 + workers);
+    assert!(get_json(&extra, "/health/alive").await.is_err(), "{name}: only {workers} workers run");
+
+    // Traffic through every web process, delivered while the formation runs.
+    let receiver = Receiver::start_slow(Duration::from_millis(100), |_| 200);
+    let token =
+        String::from_utf8_lossy(&run_admin(&["token", "create", "--org", "o"], &[("DATABASE_URL", &db.url)]).stdout)
+            .trim()
+            .to_owned();
+    let apis: Vec<Client> = web_ports.iter().map(|p| Client::new(&format!("127.0.0.1:{p}"), &token)).collect();
+    apis[0].post("/app", &json!({"name": "A", "uid": "a"})).await;
+    apis[1].post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url)})).await;
+    let mut sent = HashSet::new();
+    for i in 0..MESSAGES {
+        let (status, msg) =
+            apis[i % apis.len()].post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"i": i}})).await;
+        assert_eq!(status, 202, "{name}: {msg}");
+        sent.insert(msg["id"].as_str().unwrap().to_owned());
+    }
+    assert!(receiver.wait_for(MESSAGES / 5, LONG).await.len() >= MESSAGES / 5, "{name}: deliveries under way");
 
     formation.signal("TERM");
     formation.wait_exit(LONG).await.expect("honcho exits");
     let output = formation.lines().join("\n");
-    for name in ["web.1", "web.2", "worker.1", "worker.2"] {
-        assert!(output.contains(&format!("{name} stopped (rc=0)")), "{name} did not exit 0:\n{output}");
+    for process in (1..=webs).map(|i| format!("web.{i}")).chain((1..=workers).map(|i| format!("worker.{i}"))) {
+        assert!(output.contains(&format!("{process} stopped (rc=0)")), "{name}: {process} did not exit 0:\n{output}");
     }
+    // Whatever the formation had not delivered when it stopped is still in the database.
+    let finisher = Running::start("herald-worker", &[], &[&env[1..], &[("HERALD_WORKER_PORT", "0")]].concat());
+    let got: HashSet<String> =
+        receiver.wait_for(MESSAGES, LONG).await.iter().map(|r| r.headers["webhook-id"].clone()).collect();
+    assert_eq!(
+        got,
+        sent,
+        "{name}: every message delivered, before or after the stop; finisher: {:?}",
+        finisher.lines()
+    );
+}
+
+const MESSAGES: usize = 100;
+const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_and_rabbitmq_web_2_worker_3_under_honcho_deliver_and_stop_gracefully() {
+    if std::net::TcpStream::connect("127.0.0.1:5672").is_err() {
+        assert!(!testkit::in_ci(), "RabbitMQ is required in CI");
+        eprintln!("SKIP: RabbitMQ unreachable");
+        return;
+    }
+    formation(Backend::Postgres, true, 2, 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn embedded_default_web_2_worker_2_under_honcho_deliver_and_stop_gracefully() {
+    formation(Backend::Sqlite, false, 2, 2).await;
 }
