@@ -70,6 +70,8 @@ fn every_key_is_settable_by_its_env_name() {
     let mut keys = Vec::new();
     collect_keys(&schema, "", &mut keys);
     assert!(keys.len() >= 10, "{keys:?}");
+    let (cert, private) = testkit::self_signed(&testkit::temp_dir("env-tls"), "env");
+    let (cert, private) = (cert.display().to_string(), private.display().to_string());
     for key in keys {
         let env = format!("HERALD_{}", key.replace('.', "_").to_uppercase());
         assert!(listing.contains(&env), "config env does not list {env}");
@@ -93,9 +95,18 @@ fn every_key_is_settable_by_its_env_name() {
             "secrets.keys" => testkit::TEST_SECRETS_KEYS,
             "api.max_payload_bytes" => "2048",
             "serve.host" | "worker.host" => "127.0.0.2",
+            "serve.tls.cert" => &cert,
+            "serve.tls.key" => &private,
             _ => "7s",
         };
-        let out = run_admin(&["config", "show", "--origins"], &[(&env, value)]);
+        // The TLS pair goes together: its partner comes along.
+        let mut vars = vec![(env.as_str(), value)];
+        match key.as_str() {
+            "serve.tls.cert" => vars.push(("HERALD_SERVE_TLS_KEY", &private)),
+            "serve.tls.key" => vars.push(("HERALD_SERVE_TLS_CERT", &cert)),
+            _ => {}
+        }
+        let out = run_admin(&["config", "show", "--origins"], &vars);
         assert!(out.status.success(), "{env}={value}: {}", stderr(&out));
         let line = stdout(&out).lines().find(|l| l.starts_with(&format!("{key} = "))).map(str::to_owned);
         assert!(line.as_deref().is_some_and(|l| l.ends_with(&format!("(env {env})"))), "{env}: {line:?}");

@@ -60,3 +60,20 @@ pub fn python_with(modules: &[&str]) -> Option<PathBuf> {
     eprintln!("SKIP: no Python that can `{imports}` at {}; run scripts/test.sh", python.display());
     None
 }
+
+/// A self-signed certificate for 127.0.0.1 with common name `cn`, made by the `openssl` command
+/// in `dir`: returns the paths of the certificate and key PEM files.
+pub fn self_signed(dir: &std::path::Path, cn: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join(format!("{cn}.crt")), dir.join(format!("{cn}.key")));
+    let out = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+        .args(["-subj", &format!("/CN={cn}"), "-addext", "subjectAltName=IP:127.0.0.1"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+    (cert, key)
+}

@@ -13,6 +13,7 @@ pub fn run(booted: Booted) -> ExitCode {
         n => n,
     };
     let plan = HttpPlan {
+        tls: |c: &Config| (!c.serve.tls.cert.is_empty()).then(|| (c.serve.tls.cert.clone(), c.serve.tls.key.clone())),
         address: |c: &Config| (c.serve.host.clone(), c.serve.port),
         workers,
         timeouts: |c: &Config| (c.serve.shutdown.drain_delay, c.serve.shutdown.timeout),

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
     let booted = herald::boot::boot(Process::Worker, cli.listen.sources(Process::Worker, &cli.config), Output::Stdout);
     // One HTTP thread is plenty for health probes; delivery gets the rest of the machine.
     let plan = HttpPlan {
+        tls: |_| None,
         address: |c: &Config| (c.worker.host.clone(), c.worker.port),
         workers: 1,
         timeouts: |c: &Config| (Duration::ZERO, c.worker.shutdown_timeout),

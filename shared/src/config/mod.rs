@@ -106,6 +106,18 @@ pub struct Serve {
     pub workers: usize,
     /// Graceful shutdown.
     pub shutdown: Shutdown,
+    /// HTTPS.
+    pub tls: Tls,
+}
+
+/// `serve.tls.*`: both empty serves plain HTTP.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// Certificate chain: a PEM file's path, or the PEM text.
+    pub cert: String,
+    /// Private key: a PEM file's path, or the PEM text.
+    pub key: String,
 }
 
 /// `serve.shutdown.*`

@@ -67,6 +67,7 @@ pub fn check(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
     }
     if problems.is_empty() {
         problems.extend(check_networks(document, origins));
+        problems.extend(check_tls(document, origins));
         problems.extend(check_keys(document, origins));
     }
     problems
@@ -120,6 +121,22 @@ fn hint(key: &str, document: &Value) -> Option<&'static str> {
     let given_text = get_path(document, key).is_some_and(Value::is_string);
     (given_text && matches!(leaf.kind.name(), "array" | "object"))
         .then_some(" (in env vars and flags, arrays and objects are written as JSON, e.g. [\"10.0.0.0/8\"])")
+}
+
+/// `serve.tls.cert` and `serve.tls.key` go together, and what they name must load.
+fn check_tls(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
+    let text = |key| get_path(document, key).and_then(Value::as_str).unwrap_or_default();
+    let (cert, key) = (text("serve.tls.cert"), text("serve.tls.key"));
+    let problem = |at: &str, message: String| ConfigProblem { key: at.into(), origin: origins.of(at), message };
+    match (cert.is_empty(), key.is_empty()) {
+        (true, true) => Vec::new(),
+        (false, true) => vec![problem("serve.tls.key", "is required when serve.tls.cert is set".into())],
+        (true, false) => vec![problem("serve.tls.cert", "is required when serve.tls.key is set".into())],
+        (false, false) => match crate::http::tls::load(cert, key) {
+            Ok(_) => Vec::new(),
+            Err((at, message)) => vec![problem(at, message)],
+        },
+    }
 }
 
 /// CIDRs pass the schema's pattern only roughly; parse them for real.

@@ -5,6 +5,7 @@ mod health;
 mod not_found;
 mod request_log;
 mod serve;
+pub mod tls;
 
 pub use health::{health_routes, readiness_report};
 pub use not_found::not_found;

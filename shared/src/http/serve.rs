@@ -32,6 +32,8 @@ pub struct HttpPlan {
     pub workers: usize,
     /// Drain delay and shutdown timeout, read live at stop time.
     pub timeouts: fn(&Config) -> (Duration, Duration),
+    /// Certificate and key when the process serves HTTPS (`serve.tls.*` for web).
+    pub tls: fn(&Config) -> Option<(String, String)>,
     /// The process's own routes, besides the health endpoints.
     pub routes: fn(&mut web::ServiceConfig, &Config),
     /// Work the process does besides serving HTTP (the worker's delivery loop); it gets its own
@@ -113,10 +115,17 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     .workers(workers)
     .disable_signals()
     // The timeout is enforced in `stop_gracefully`, live from config; actix's own is a backstop.
-    .shutdown_timeout(24 * 3600)
-    .listen(listener)?
-    .run();
-    info!(log, "listening"; "address" => local.to_string(), "url" => format!("http://{local}"), "workers" => workers);
+    .shutdown_timeout(24 * 3600);
+    // Kept for as long as the server runs: it reloads certificate files when they change.
+    let (server, scheme, _tls_watcher) = match (plan.tls)(&cfg) {
+        Some((cert, key)) => {
+            let (tls, watcher) = super::tls::server_config(&cert, &key, &log).map_err(std::io::Error::other)?;
+            (server.listen_rustls_0_23(listener, tls)?, "https", watcher)
+        }
+        None => (server.listen(listener)?, "http", None),
+    };
+    let server = server.run();
+    info!(log, "listening"; "address" => local.to_string(), "url" => format!("{scheme}://{local}"), "workers" => workers);
     // The background work (the worker's delivery loop) gets the process context and its full pool.
     if plan.background.is_some() {
         base.metrics.track_pool(&base.db);

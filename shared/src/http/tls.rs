@@ -1,0 +1,103 @@
+//! HTTPS for herald-web: `serve.tls.cert` and `serve.tls.key`, each a file path or the PEM text
+//! itself (e.g. from an env var or `HERALD_SERVE_TLS_KEY_FILE`). Certificates given as files are
+//! watched and reloaded when they change (a renewal, a Kubernetes Secret update); new connections
+//! get the new certificate, and a replacement that does not load is logged and ignored.
+
+use arc_swap::ArcSwap;
+use notify::{RecursiveMode, Watcher};
+use rustls::crypto::ring::sign::any_supported_type;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
+use slog::{Logger, info, warn};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Whether a config value is PEM text rather than a path.
+fn is_pem(value: &str) -> bool {
+    value.trim_start().starts_with("-----BEGIN")
+}
+
+fn pem_text(value: &str) -> Result<String, String> {
+    if is_pem(value) {
+        return Ok(value.to_owned());
+    }
+    std::fs::read_to_string(value).map_err(|e| format!("cannot read {value:?}: {e}"))
+}
+
+/// Loads the certificate chain and private key; errors say which and why.
+pub fn load(cert: &str, key: &str) -> Result<CertifiedKey, (&'static str, String)> {
+    let chain = pem_text(cert).map_err(|e| ("serve.tls.cert", e))?;
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| ("serve.tls.cert", format!("not a PEM certificate chain: {e}")))?;
+    if chain.is_empty() {
+        return Err(("serve.tls.cert", "no certificate in it".into()));
+    }
+    let key_text = pem_text(key).map_err(|e| ("serve.tls.key", e))?;
+    let private = PrivateKeyDer::from_pem_slice(key_text.as_bytes())
+        .map_err(|e| ("serve.tls.key", format!("not a PEM private key: {e}")))?;
+    let signer = any_supported_type(&private).map_err(|e| ("serve.tls.key", format!("unusable key: {e}")))?;
+    let certified = CertifiedKey::new(chain, signer);
+    certified.keys_match().map_err(|e| ("serve.tls.key", format!("does not match the certificate: {e}")))?;
+    Ok(certified)
+}
+
+/// Hands every handshake the certificate in force.
+#[derive(Debug)]
+struct Current(ArcSwap<CertifiedKey>);
+
+impl ResolvesServerCert for Current {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.load_full())
+    }
+}
+
+/// The server's TLS config, plus the watcher that reloads file-based certificates (keep it).
+pub fn server_config(
+    cert: &str,
+    key: &str,
+    log: &Logger,
+) -> Result<(rustls::ServerConfig, Option<notify::RecommendedWatcher>), String> {
+    let first = load(cert, key).map_err(|(k, e)| format!("{k}: {e}"))?;
+    let current = Arc::new(Current(ArcSwap::from_pointee(first)));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_cert_resolver(current.clone());
+    let files: Vec<PathBuf> = [cert, key].iter().filter(|v| !is_pem(v)).map(PathBuf::from).collect();
+    if files.is_empty() {
+        return Ok((config, None));
+    }
+    let (cert, key, reload_log) = (cert.to_owned(), key.to_owned(), log.clone());
+    let watched = files.clone();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Any change beside the files counts: editors and Kubernetes replace them by renaming.
+        if event.is_err() {
+            return;
+        }
+        match load(&cert, &key) {
+            Ok(fresh) => {
+                let changed = current.0.load().cert != fresh.cert;
+                if changed {
+                    current.0.store(Arc::new(fresh));
+                    info!(reload_log, "TLS certificate reloaded"; "cert" => &cert);
+                }
+            }
+            Err((k, e)) => {
+                warn!(reload_log, "TLS certificate not reloaded; keeping the one in use"; "key" => k, "error" => e)
+            }
+        }
+    })
+    .map_err(|e| e.to_string())?;
+    let mut dirs: Vec<&Path> =
+        watched.iter().map(|f| f.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."))).collect();
+    dirs.dedup();
+    for dir in dirs {
+        watcher.watch(dir, RecursiveMode::NonRecursive).map_err(|e| format!("cannot watch {}: {e}", dir.display()))?;
+    }
+    info!(log, "serving HTTPS"; "watching" => format!("{files:?}"));
+    Ok((config, Some(watcher)))
+}
