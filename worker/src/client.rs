@@ -1,24 +1,30 @@
 //! The HTTP client deliveries go out through: no redirects, a per-attempt timeout, and a resolver
 //! that drops every address the SSRF policy refuses, so the address connected to is the one that
-//! was checked (no DNS-rebinding gap).
+//! was checked (no DNS-rebinding gap). Names are resolved by hickory, in Rust, from
+//! /etc/resolv.conf and /etc/hosts: no glibc NSS modules, so a static binary resolves the same.
 
 use herald::config::ConfigHandle;
 use herald::ssrf;
+use hickory_resolver::TokioResolver;
+use hickory_resolver::config::ResolverConfig;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use slog::{Logger, warn};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Resolves names, keeping only addresses deliveries may reach (read live from config).
 struct PolicyResolver {
     config: ConfigHandle,
+    dns: Arc<TokioResolver>,
 }
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let config = self.config.clone();
+        let (config, dns) = (self.config.clone(), self.dns.clone());
         Box::pin(async move {
             let host = name.as_str().to_owned();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let found: Vec<SocketAddr> =
+                dns.lookup_ip(host.as_str()).await?.iter().map(|ip| SocketAddr::new(ip, 0)).collect();
             let allowed = config.with(|c| c.delivery.allowed_cidrs.clone());
             let mut reasons = Vec::new();
             let usable: Vec<SocketAddr> = found
@@ -40,14 +46,30 @@ impl Resolve for PolicyResolver {
     }
 }
 
+/// The system's resolver configuration, or, where there is none (an empty container, a chroot),
+/// one with no name servers: names in /etc/hosts still resolve, IP addresses need no resolving.
+fn dns(log: &Logger) -> Result<TokioResolver, String> {
+    let built = match TokioResolver::builder_tokio() {
+        Ok(builder) => builder.build(),
+        Err(e) => {
+            warn!(log, "no usable /etc/resolv.conf; deliveries resolve names from /etc/hosts only"; "error" => e.to_string());
+            let provider = hickory_resolver::net::runtime::TokioRuntimeProvider::default();
+            TokioResolver::builder_with_config(ResolverConfig::from_parts(None, vec![], vec![]), provider).build()
+        }
+    };
+    built.map_err(|e| e.to_string())
+}
+
 /// The delivery client.
-pub fn build(config: &ConfigHandle) -> reqwest::Result<reqwest::Client> {
+pub fn build(config: &ConfigHandle, log: &Logger) -> Result<reqwest::Client, String> {
+    let dns = Arc::new(dns(log)?);
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION"), " (webhook delivery)"))
-        .dns_resolver(Arc::new(PolicyResolver { config: config.clone() }))
+        .dns_resolver(Arc::new(PolicyResolver { config: config.clone(), dns }))
         .pool_idle_timeout(std::time::Duration::from_secs(30))
         .build()
+        .map_err(|e| e.to_string())
 }
 
 /// Why a URL whose host is an IP address literal is refused (the resolver never sees those).

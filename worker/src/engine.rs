@@ -26,7 +26,7 @@ const LAG_EVERY: Duration = Duration::from_secs(1);
 pub async fn run(context: Context, mut stop: StopSignal) {
     let log = context.log.clone();
     let owner = new_id("wrk");
-    let client = match crate::client::build(&context.config) {
+    let client = match crate::client::build(&context.config, &log) {
         Ok(client) => client,
         Err(e) => {
             error!(log, "cannot build the delivery client"; "error" => e.to_string());
