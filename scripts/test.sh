@@ -15,6 +15,14 @@ export HERALD_TEST_PYTHON="$venv/bin/python"
 
 # Integration tests run the binaries, so build all of them first.
 cargo build --locked --workspace --bins
+# The release binaries again, fully static (glibc's static C runtime), for the test that runs them
+# in an empty chroot: what makes a FROM-scratch image honest. getrandom is told to call glibc's
+# getrandom() directly: its default probes for it with dlsym, which a static binary cannot, and
+# then falls back to reading /dev/random, which an empty root does not have.
+host=$(rustc -vV | sed -n 's/^host: //p')
+RUSTFLAGS="-C target-feature=+crt-static --cfg getrandom_backend=\"linux_getrandom\"" cargo build --locked --release --target "$host" --workspace --bins
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+export HERALD_STATIC_BIN_DIR="$target_dir/$host/release"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --workspace --no-fail-fast "$@"
 else
