@@ -60,10 +60,30 @@ fn dns(log: &Logger) -> Result<TokioResolver, String> {
     built.map_err(|e| e.to_string())
 }
 
+/// TLS for HTTPS deliveries: the system's certificate authorities (`SSL_CERT_FILE`,
+/// /etc/ssl/certs, …) when it has any, else the Mozilla roots built in, so an image or chroot
+/// without a CA bundle still verifies receivers.
+fn tls(log: &Logger) -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    if added == 0 {
+        warn!(log, "no system certificate authorities found; HTTPS deliveries trust the built-in Mozilla roots");
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 /// The delivery client.
 pub fn build(config: &ConfigHandle, log: &Logger) -> Result<reqwest::Client, String> {
     let dns = Arc::new(dns(log)?);
     reqwest::Client::builder()
+        .tls_backend_preconfigured(tls(log)?)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION"), " (webhook delivery)"))
         .dns_resolver(Arc::new(PolicyResolver { config: config.clone(), dns }))

@@ -29,8 +29,9 @@ pub async fn run(context: Context, mut stop: StopSignal) {
     let client = match crate::client::build(&context.config, &log) {
         Ok(client) => client,
         Err(e) => {
-            error!(log, "cannot build the delivery client"; "error" => e.to_string());
-            return;
+            // Nothing can be delivered: stop, rather than look healthy and do nothing.
+            error!(log, "cannot build the delivery client; exiting"; "error" => e.to_string());
+            std::process::exit(1);
         }
     };
     let wake = Arc::new(Notify::new());
