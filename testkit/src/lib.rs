@@ -77,3 +77,15 @@ pub fn self_signed(dir: &std::path::Path, cn: &str) -> (PathBuf, PathBuf) {
     assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
     (cert, key)
 }
+
+/// The test RabbitMQ (`TEST_AMQP_URL`, else guest on 127.0.0.1:5672) when it can be reached (or
+/// is named explicitly). Unreachable in CI is a failure; elsewhere the caller skips.
+pub fn amqp_url() -> Option<String> {
+    let named = std::env::var("TEST_AMQP_URL").ok();
+    if named.is_some() || std::net::TcpStream::connect("127.0.0.1:5672").is_ok() {
+        return Some(named.unwrap_or_else(|| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned()));
+    }
+    assert!(!in_ci(), "RabbitMQ is required in CI (TEST_AMQP_URL or 127.0.0.1:5672)");
+    eprintln!("SKIP: RabbitMQ unreachable; CI=true makes this a failure");
+    None
+}

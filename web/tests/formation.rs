@@ -45,10 +45,10 @@ fn rand_port_offset() -> u16 {
 /// process becomes ready; messages published through both web ports are delivered; SIGTERM to
 /// honcho while deliveries are under way stops every process with rc=0; a fresh worker then
 /// delivers whatever was left, so nothing is lost.
-async fn formation(backend: Backend, amqp: bool, webs: u16, workers: u16) {
+async fn formation(backend: Backend, amqp: Option<&str>, webs: u16, workers: u16) {
     let Some(honcho) = honcho() else { return };
     let Some(db) = TestDb::create(backend).await else { return };
-    let name = format!("{}{}", backend.name(), if amqp { " + rabbitmq" } else { "" });
+    let name = format!("{}{}", backend.name(), if amqp.is_some() { " + rabbitmq" } else { "" });
     assert!(run_admin(&["migrate", "up"], &[("DATABASE_URL", &db.url)]).status.success());
     let base = base_port(webs, workers);
     let bins = bin("herald-web").parent().expect("bin dir").display().to_string();
@@ -65,8 +65,8 @@ async fn formation(backend: Backend, amqp: bool, webs: u16, workers: u16) {
         ("HERALD_SECRETS_KEYS", testkit::TEST_SECRETS_KEYS),
         ("HERALD_DELIVERY_ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#),
     ];
-    if amqp {
-        env.extend([("AMQP_URL", AMQP_URL), ("HERALD_QUEUE_NAME", queue.as_str())]);
+    if let Some(url) = amqp {
+        env.extend([("AMQP_URL", url), ("HERALD_QUEUE_NAME", queue.as_str())]);
     }
     let args = ["--procfile", procfile.to_str().unwrap(), "--app-root", app_root.to_str().unwrap()];
     let mut formation = Running::start_program(
@@ -125,19 +125,14 @@ async fn formation(backend: Backend, amqp: bool, webs: u16, workers: u16) {
 }
 
 const MESSAGES: usize = 100;
-const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_and_rabbitmq_web_2_worker_3_under_honcho_deliver_and_stop_gracefully() {
-    if std::net::TcpStream::connect("127.0.0.1:5672").is_err() {
-        assert!(!testkit::in_ci(), "RabbitMQ is required in CI");
-        eprintln!("SKIP: RabbitMQ unreachable");
-        return;
-    }
-    formation(Backend::Postgres, true, 2, 3).await;
+    let Some(url) = testkit::amqp_url() else { return };
+    formation(Backend::Postgres, Some(&url), 2, 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn embedded_default_web_2_worker_2_under_honcho_deliver_and_stop_gracefully() {
-    formation(Backend::Sqlite, false, 2, 2).await;
+    formation(Backend::Sqlite, None, 2, 2).await;
 }

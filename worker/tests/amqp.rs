@@ -9,19 +9,9 @@ use testkit::{Backend, Herald, Receiver};
 
 const LONG: Duration = Duration::from_secs(30);
 
-fn amqp_url() -> Option<String> {
-    let url = std::env::var("TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned());
-    if std::net::TcpStream::connect("127.0.0.1:5672").is_ok() || std::env::var("TEST_AMQP_URL").is_ok() {
-        return Some(url);
-    }
-    assert!(!testkit::in_ci(), "RabbitMQ is required in CI");
-    eprintln!("SKIP: RabbitMQ unreachable; CI=true makes this a failure");
-    None
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn messages_flow_through_rabbitmq() {
-    let Some(url) = amqp_url() else { return };
+    let Some(url) = testkit::amqp_url() else { return };
     for backend in [Backend::Sqlite, Backend::Mysql] {
         let name = backend.name();
         let queue = format!("herald.test.{:016x}", rand_suffix());

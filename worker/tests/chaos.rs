@@ -20,7 +20,6 @@ const WORKERS: usize = 2;
 const DEADLINE: Duration = Duration::from_secs(180);
 /// A worker is SIGKILLed (and replaced) this often while deliveries are under way.
 const KILL_EVERY: Duration = Duration::from_secs(1);
-const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// Publishes message `i` until the API accepts it. A request cut by web's death may or may not
 /// have stored the message, so every retry carries the same `Idempotency-Key`: the message is
@@ -61,12 +60,12 @@ fn wait_for_rabbitmq() {
     assert!(out.is_ok_and(|o| o.status.success()), "RabbitMQ came back");
 }
 
-async fn run(backend: Backend, amqp: bool) {
-    let name = format!("{} + {}", backend.name(), if amqp { "rabbitmq" } else { "database queue" });
+async fn run(backend: Backend, amqp: Option<&str>) {
+    let name = format!("{} + {}", backend.name(), if amqp.is_some() { "rabbitmq" } else { "database queue" });
     let queue = format!("herald.chaos.{:016x}", rand::random::<u64>());
     let mut env = vec![("HERALD_DELIVERY_ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#)];
-    if amqp {
-        env.extend([("AMQP_URL", AMQP_URL), ("HERALD_QUEUE_NAME", queue.as_str())]);
+    if let Some(url) = amqp {
+        env.extend([("AMQP_URL", url), ("HERALD_QUEUE_NAME", queue.as_str())]);
     }
     let worker_env = [env.as_slice(), &[("HERALD_DELIVERY_TIMEOUT", "2s"), ("HERALD_LOG_LEVEL", "warn")]].concat();
     let receiver = Receiver::start(|_| 200);
@@ -96,7 +95,7 @@ async fn run(backend: Backend, amqp: bool) {
         .collect();
 
     let started = Instant::now();
-    let (mut web_killed, mut broker_restarted, mut kills) = (false, !amqp, 0);
+    let (mut web_killed, mut broker_restarted, mut kills) = (false, amqp.is_none(), 0);
     let delivered = |receiver: &Receiver| -> HashSet<String> {
         receiver.received().iter().map(|r| r.headers["webhook-id"].clone()).collect()
     };
@@ -135,7 +134,7 @@ async fn run(backend: Backend, amqp: bool) {
         "{name}: {MESSAGES} messages, {requests} requests, duplicate rate {:.2} %, {kills} worker SIGKILLs, \
          web SIGKILLed once{}, {:.1} s",
         100.0 * (requests - MESSAGES) as f64 / MESSAGES as f64,
-        if amqp { ", RabbitMQ restarted once" } else { "" },
+        if amqp.is_some() { ", RabbitMQ restarted once" } else { "" },
         started.elapsed().as_secs_f64()
     );
     for mut worker in workers {
@@ -147,19 +146,15 @@ async fn run(backend: Backend, amqp: bool) {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_thousand_messages_survive_killed_workers_and_web_on_the_database_queue() {
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        run(backend, false).await;
+        run(backend, None).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_thousand_messages_survive_killed_processes_and_a_broker_restart_on_rabbitmq() {
-    if std::net::TcpStream::connect("127.0.0.1:5672").is_err() {
-        assert!(!testkit::in_ci(), "RabbitMQ is required in CI");
-        eprintln!("SKIP: RabbitMQ unreachable");
-        return;
-    }
+    let Some(url) = testkit::amqp_url() else { return };
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        run(backend, true).await;
+        run(backend, Some(&url)).await;
         wait_for_rabbitmq();
     }
 }
