@@ -117,6 +117,14 @@ async fn pem_text_from_env_and_file_and_config_errors() {
         &[("HERALD_SERVE_TLS_CERT", "/no/such.crt"), ("HERALD_SERVE_TLS_KEY", &key_file)],
         &["serve.tls.cert", "/no/such.crt"],
     );
+    // A key value that is neither PEM nor a file is not echoed: it may be a mangled secret.
+    let leaked = run_admin(
+        &["config", "validate"],
+        &[("HERALD_SERVE_TLS_CERT", &cert_path), ("HERALD_SERVE_TLS_KEY", "MIGHT-BE-A-KEY")],
+    );
+    assert_eq!(leaked.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&leaked.stderr);
+    assert!(err.contains("serve.tls.key") && !err.contains("MIGHT-BE-A-KEY"), "{err}");
     let (other, _) = self_signed(&dir, "other");
     let other = other.display().to_string();
     check(

@@ -19,23 +19,28 @@ fn is_pem(value: &str) -> bool {
     value.trim_start().starts_with("-----BEGIN")
 }
 
-fn pem_text(value: &str) -> Result<String, String> {
+/// The PEM text a value stands for. A value that is neither PEM nor a readable file is named in
+/// the error only when `echo` allows: a private key pasted with a typo must not reach a log.
+fn pem_text(value: &str, echo: bool) -> Result<String, String> {
     if is_pem(value) {
         return Ok(value.to_owned());
     }
-    std::fs::read_to_string(value).map_err(|e| format!("cannot read {value:?}: {e}"))
+    std::fs::read_to_string(value).map_err(|e| match echo {
+        true => format!("cannot read {value:?}: {e}"),
+        false => format!("not PEM text, and not a readable file path: {e}"),
+    })
 }
 
 /// Loads the certificate chain and private key; errors say which and why.
 pub fn load(cert: &str, key: &str) -> Result<CertifiedKey, (&'static str, String)> {
-    let chain = pem_text(cert).map_err(|e| ("serve.tls.cert", e))?;
+    let chain = pem_text(cert, true).map_err(|e| ("serve.tls.cert", e))?;
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(chain.as_bytes())
         .collect::<Result<_, _>>()
         .map_err(|e| ("serve.tls.cert", format!("not a PEM certificate chain: {e}")))?;
     if chain.is_empty() {
         return Err(("serve.tls.cert", "no certificate in it".into()));
     }
-    let key_text = pem_text(key).map_err(|e| ("serve.tls.key", e))?;
+    let key_text = pem_text(key, false).map_err(|e| ("serve.tls.key", e))?;
     let private = PrivateKeyDer::from_pem_slice(key_text.as_bytes())
         .map_err(|e| ("serve.tls.key", format!("not a PEM private key: {e}")))?;
     let signer = any_supported_type(&private).map_err(|e| ("serve.tls.key", format!("unusable key: {e}")))?;
