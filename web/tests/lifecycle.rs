@@ -60,26 +60,43 @@ async fn port_opens_without_a_database_and_readiness_names_the_failure() {
     assert_eq!(web.wait_exit(LONG).await.and_then(|s| s.code()), Some(0));
 }
 
+/// A ready web process on a migrated SQLite database, its address, and an API token.
+async fn ready_web(db: &TestDb) -> (Running, String, String) {
+    assert!(run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &db.url)]).status.success());
+    let out = run_admin(&["token", "create", "--org", "o"], &[("HERALD_DATABASE_URL", &db.url)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let web = start_web(&db.url, &[]);
+    let address = web.address().await;
+    assert_eq!(poll_status(&address, "/health/ready", 200, LONG).await.map(|a| a.0), Some(200));
+    (web, address, token)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     let Some(db) = TestDb::create(Backend::Sqlite).await else {
         return;
     };
-    let mut web = start_web(&db.url, &[]);
-    let address = web.address().await;
+    let (mut web, address, token) = ready_web(&db).await;
 
-    // A slow client: headers and half the body now, the rest after the stop signal.
+    // A slow client: headers and half the body now, the rest after the stop signal. The handler
+    // is waiting for the body, so the request is in flight.
     let mut client = tokio::net::TcpStream::connect(&address).await.expect("connect");
-    let head =
-        "POST /api/v1/not-yet HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n";
+    let body = r#"{"name":"slow upload"}"#;
+    let head = format!(
+        "POST /api/v1/app HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
     client.write_all(head.as_bytes()).await.expect("send head");
-    client.write_all(b"{\"a\":").await.expect("send half");
+    client.write_all(&body.as_bytes()[..8]).await.expect("send half");
     // Give a loaded machine time to hand the connection to an HTTP worker.
     tokio::time::sleep(Duration::from_secs(1)).await;
 
     let seen = web.lines().len();
     web.signal("TERM");
-    assert!(web.wait_for_msg(seen, "closing the listener; waiting for in-flight requests", LONG).await.is_some());
+    let closing = web.wait_for_msg(seen, "closing the listener; waiting for in-flight requests", LONG).await;
+    assert_eq!(closing.expect("stop begins")["in_flight"], 1);
     tokio::time::sleep(Duration::from_millis(300)).await;
     if let Some(status) = web.wait_exit(Duration::ZERO).await {
         panic!(
@@ -88,17 +105,51 @@ async fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
             web.stderr_lines()
         );
     }
+    // New connections are refused once the listener is closed.
+    assert!(tokio::net::TcpStream::connect(&address).await.is_err());
 
-    client.write_all(b"12345").await.expect("send the rest");
+    client.write_all(&body.as_bytes()[8..]).await.expect("send the rest");
     let mut response = String::new();
     client.read_to_string(&mut response).await.expect("read response");
-    assert!(response.starts_with("HTTP/1.1 404"), "the request completed: {response}");
-    assert!(response.contains("\"code\":\"not_found\""), "{response}");
+    assert!(response.starts_with("HTTP/1.1 201"), "the request completed: {response}");
+    assert!(response.to_ascii_lowercase().contains("connection: close"), "told to close: {response}");
+    assert!(response.contains("slow upload"), "{response}");
 
     let exit = web.wait_exit(LONG).await.expect("exits after the request");
     assert_eq!(exit.code(), Some(0));
-    // New connections are refused once the listener is closed.
-    assert!(tokio::net::TcpStream::connect(&address).await.is_err());
+}
+
+/// actix waits for every open connection, and an idle keep-alive connection closes only when its
+/// 5 s timer runs out: a stop that waited for it would be SIGKILLed by honcho, whose own wait is
+/// also 5 s. Idle connections must not hold the stop.
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_keep_alive_connections_do_not_hold_the_stop() {
+    let Some(db) = TestDb::create(Backend::Sqlite).await else {
+        return;
+    };
+    let (mut web, address, token) = ready_web(&db).await;
+    // Keep-alive connections to both HTTP workers, each idle after one request.
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let mut client = tokio::net::TcpStream::connect(&address).await.expect("connect");
+        let request = format!("GET /api/v1/app HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\r\n");
+        client.write_all(request.as_bytes()).await.expect("send");
+        let mut head = [0u8; 12];
+        client.read_exact(&mut head).await.expect("response");
+        assert_eq!(&head, b"HTTP/1.1 200");
+        clients.push(client);
+    }
+
+    web.signal("TERM");
+    // Well within the keep-alive timer: the stop does not wait for it.
+    let exit = web.wait_exit(Duration::from_secs(4)).await;
+    assert_eq!(exit.and_then(|s| s.code()), Some(0), "exits 0 at once:\n{:#?}", web.lines());
+    // The idle connections were closed, not left hanging.
+    for mut client in clients {
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(LONG, client.read_to_end(&mut rest)).await;
+        assert!(read.is_ok(), "connection closed");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

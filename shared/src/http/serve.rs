@@ -2,7 +2,7 @@
 //! database and broker connect in the background, one log line per request, JSON errors, and a
 //! graceful stop on the first SIGTERM/SIGINT.
 
-use super::{health_routes, not_found, request_log};
+use super::{InFlight, health_routes, not_found, request_log, track_in_flight};
 use crate::boot::Booted;
 use crate::config::Config;
 use crate::context::Context;
@@ -96,6 +96,8 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
         tokio::spawn(async move { announcer.run(url, log).await });
     }
     let (db_config, worker_base, routes) = (cfg.database.clone(), base.clone(), plan.routes);
+    let in_flight = Arc::new(InFlight::default());
+    let tracker = in_flight.clone();
     let server = HttpServer::new(move || {
         let context = Context {
             // The same config built a pool above, so this cannot fail here.
@@ -108,13 +110,18 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
         App::new()
             .app_data(web::Data::new(context))
             .wrap(from_fn(move |req, next| request_log(request_logger.clone(), request_metrics.clone(), req, next)))
+            .wrap(from_fn({
+                let tracker = tracker.clone();
+                move |req, next| track_in_flight(tracker.clone(), req, next)
+            }))
             .configure(health_routes)
             .configure(|cfg| routes(cfg, &app_config.get()))
             .default_service(web::to(not_found))
     })
     .workers(workers)
     .disable_signals()
-    // The timeout is enforced in `stop_gracefully`, live from config; actix's own is a backstop.
+    // The timeout is enforced in `stop_gracefully`, live from config, by returning: the process
+    // then exits and takes whatever connections are left with it.
     .shutdown_timeout(24 * 3600);
     // Kept for as long as the server runs: it reloads certificate files when they change.
     let (server, scheme, _tls_watcher) = match (plan.tls)(&cfg) {
@@ -131,8 +138,13 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
         base.metrics.track_pool(&base.db);
     }
     let background = plan.background.map(|start| actix_web::rt::spawn(start(base, stop.clone())));
-    tokio::spawn(stop_gracefully(stop, server.handle(), config, plan.timeouts, log.clone()));
-    server.await?;
+    let handle = server.handle();
+    // The server only ends after a stop command, which `stop_gracefully` sends.
+    let serving = actix_web::rt::spawn(server);
+    stop_gracefully(stop, handle, in_flight, config, plan.timeouts, log.clone()).await;
+    if serving.is_finished() {
+        serving.await.map_err(std::io::Error::other)??;
+    }
     if let Some(task) = background {
         let _ = task.await;
     }
@@ -164,11 +176,14 @@ async fn report_database(db: Database, log: Logger) {
 }
 
 /// After a stop signal: wait the drain delay (readiness already reports 503), close the listener
-/// and let in-flight requests finish; past the shutdown timeout, cut them. Both durations are
-/// read live, so a reload before the stop applies.
+/// and let in-flight requests finish; returns when they have, or when the shutdown timeout has
+/// passed. Connections left open then are idle keep-alive ones (or, past the timeout, requests to
+/// cut): the process exiting closes them. Both durations are read live, so a reload before the
+/// stop applies.
 async fn stop_gracefully(
     mut stop: StopSignal,
     server: ServerHandle,
+    in_flight: Arc<InFlight>,
     config: config::ConfigHandle,
     timeouts: fn(&Config) -> (Duration, Duration),
     log: Logger,
@@ -179,9 +194,18 @@ async fn stop_gracefully(
         info!(log, "draining before closing the listener"; "drain_delay_ms" => drain_delay.as_millis() as u64);
         tokio::time::sleep(drain_delay).await;
     }
-    info!(log, "closing the listener; waiting for in-flight requests"; "timeout_ms" => timeout.as_millis() as u64);
-    if tokio::time::timeout(timeout, server.stop(true)).await.is_err() {
-        warn!(log, "shutdown timeout passed; cutting the remaining requests");
-        server.stop(false).await;
+    in_flight.close();
+    info!(log, "closing the listener; waiting for in-flight requests";
+        "timeout_ms" => timeout.as_millis() as u64, "in_flight" => in_flight.count());
+    // Resolves once every connection has closed, idle keep-alive ones included.
+    let closed = server.stop(true);
+    let finished = async {
+        tokio::select! {
+            () = closed => {}
+            () = in_flight.settled() => {}
+        }
+    };
+    if tokio::time::timeout(timeout, finished).await.is_err() {
+        warn!(log, "shutdown timeout passed; cutting the remaining requests"; "in_flight" => in_flight.count());
     }
 }
