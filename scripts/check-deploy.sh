@@ -165,6 +165,41 @@ for path, d, template in workloads:
             if isinstance(port, str) and port not in ports:
                 problems.append(f"{cw}: {probe} uses port {port}, which the container does not name")
 
+# The kubelet SIGKILLs a pod terminationGracePeriodSeconds after deletion starts: that must cover
+# the preStop hook plus Herald's own stop (drain delay and shutdown timeout from the ConfigMap).
+schema = json.load(open(schema_path))
+def setting(config, path):
+    node, spec = config, schema
+    for part in path.split("."):
+        spec = spec["properties"][part]
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node if not isinstance(node, dict) else spec["default"]
+def seconds(text):
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+    number = text.rstrip("msdh")
+    return float(number) * units[text[len(number):]]
+herald_config = {}
+for name, (path, cm) in by_kind.get("ConfigMap", {}).items():
+    if "herald.yaml" in (cm.get("data") or {}):
+        herald_config = yaml.safe_load(cm["data"]["herald.yaml"]) or {}
+stop_time = {
+    "herald-web": seconds(setting(herald_config, "serve.shutdown.drain_delay"))
+    + seconds(setting(herald_config, "serve.shutdown.timeout")),
+    "herald-worker": seconds(setting(herald_config, "worker.shutdown_timeout")),
+}
+for path, d, template in workloads:
+    pod = template["spec"]
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    for c in pod["containers"]:
+        program = (c.get("command") or [""])[0]
+        if program not in stop_time:
+            continue
+        pre_stop = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0)
+        needed = pre_stop + stop_time[program]
+        if grace <= needed:
+            problems.append(f"{path}: {d['metadata']['name']}: terminationGracePeriodSeconds {grace} does not "
+                            f"exceed preStop ({pre_stop} s) + {program}'s stop ({stop_time[program]:g} s)")
+
 pods = [(d, t) for _, d, t in workloads]
 for name, (path, svc) in by_kind.get("Service", {}).items():
     selected = [t for _, t in pods if all(t["metadata"].get("labels", {}).get(k) == v
