@@ -7,22 +7,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use testkit::{Client, Receiver, Running, TEST_SECRETS_KEYS, temp_dir};
-
-/// Where scripts/test.sh put the static binaries; `None` (a skip) outside CI when absent.
-fn static_bins() -> Option<PathBuf> {
-    let dir = std::env::var("HERALD_STATIC_BIN_DIR").ok().map(PathBuf::from).filter(|d| d.join("herald-web").exists());
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
-    if dir.is_some() && root {
-        return dir;
-    }
-    assert!(
-        !testkit::in_ci(),
-        "CI needs the static binaries (HERALD_STATIC_BIN_DIR, scripts/test.sh) and root for chroot"
-    );
-    eprintln!("SKIP: no static binaries in HERALD_STATIC_BIN_DIR, or not root (chroot needs it)");
-    None
-}
+use testkit::{Client, Receiver, Running, TEST_SECRETS_KEYS, static_bins, temp_dir};
 
 /// An empty root: the binaries, /dev/urandom, /etc/hosts, a data directory. Nothing else.
 fn empty_root(bins: &Path) -> PathBuf {

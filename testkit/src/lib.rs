@@ -89,3 +89,20 @@ pub fn amqp_url() -> Option<String> {
     eprintln!("SKIP: RabbitMQ unreachable; CI=true makes this a failure");
     None
 }
+
+/// The fully static release binaries scripts/test.sh builds (`HERALD_STATIC_BIN_DIR`), when they
+/// are there and this runs as root (chroot and image runs need it). Missing in CI is a failure;
+/// elsewhere the caller skips.
+pub fn static_bins() -> Option<PathBuf> {
+    let dir = std::env::var("HERALD_STATIC_BIN_DIR").ok().map(PathBuf::from).filter(|d| d.join("herald-web").exists());
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    if dir.is_some() && root {
+        return dir;
+    }
+    assert!(!in_ci(), "CI needs the static binaries (HERALD_STATIC_BIN_DIR, scripts/test.sh) and root");
+    eprintln!("SKIP: no static binaries in HERALD_STATIC_BIN_DIR, or not root");
+    None
+}
