@@ -13,6 +13,10 @@
 # compile C) and its default target is x86_64-unknown-linux-musl, which links statically.
 FROM rust:1.95.0-alpine3.23 AS builder
 WORKDIR /src
+# Smaller binaries, as scripts/test.sh builds them: relocations packed (RELR; musl reads them since
+# 1.2.4, and both Alpine 3.23's and Rust 1.95's are 1.2.5), no unwind tables (release aborts on
+# panic). The script's path is relative to /src, the workspace root, where cargo runs rustc.
+ENV RUSTFLAGS="-C link-arg=-Wl,-z,pack-relative-relocs -C link-arg=-Wl,-T,scripts/drop-unwind-tables.ld"
 COPY . .
 # The registry and target directories are cache mounts, so rebuilds recompile only what changed;
 # the binaries are copied out of the cache within the same step.
