@@ -26,7 +26,11 @@ const LAG_EVERY: Duration = Duration::from_secs(1);
 pub async fn run(context: Context, mut stop: StopSignal) {
     let log = context.log.clone();
     let owner = new_id("wrk");
-    let client = match crate::client::build(&context.config, &log) {
+    // Building the client reads and parses the system's CA certificates (hundreds of files where
+    // SSL_CERT_DIR is set): file work, kept off this thread, which also starts the health server.
+    let (config, client_log) = (context.config.clone(), log.clone());
+    let built = tokio::task::spawn_blocking(move || crate::client::build(&config, &client_log)).await;
+    let client = match built.map_err(|e| e.to_string()).and_then(|r| r) {
         Ok(client) => client,
         Err(e) => {
             // Nothing can be delivered: stop, rather than look healthy and do nothing.
