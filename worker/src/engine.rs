@@ -62,6 +62,10 @@ pub async fn run(context: Context, mut stop: StopSignal) {
     info!(log, "delivering from the database queue"; "worker" => &owner, "concurrency" => concurrency);
     let mut lag_measured = Instant::now() - LAG_EVERY;
     while !stop.is_stopping() {
+        // worker.concurrency is live: a reload takes effect here, within one poll interval.
+        if let Some((old, new)) = runner.resize(context.config.with(|c| c.worker.concurrency)) {
+            info!(log, "worker concurrency changed"; "old" => old, "new" => new);
+        }
         let at = now();
         if lag_measured.elapsed() >= LAG_EVERY {
             lag_measured = Instant::now();

@@ -7,6 +7,7 @@ mod dispatch;
 mod engine;
 mod record;
 mod runner;
+mod slots;
 mod wakeup;
 
 use clap::Parser;

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc};
+use tokio::sync::{Notify, mpsc};
 
 /// Outcomes written per transaction at most.
 const BATCH: usize = 256;
@@ -28,7 +28,7 @@ pub struct Recorded {
     /// The message delivered (for the log).
     pub message_id: String,
     /// Never read: dropping it, once the outcome is stored, frees the slot.
-    pub _slot: OwnedSemaphorePermit,
+    pub _slot: crate::slots::Slot,
 }
 
 /// Stores outcomes until every sender is gone; after each batch, wakes `wake` if the engine

@@ -1,8 +1,10 @@
 //! Starts attempts for deliveries this worker holds, each on its own task, at most
-//! `worker.concurrency` at a time, and hands their outcomes to the recorder.
+//! `worker.concurrency` at a time, and hands their outcomes to the recorder. The number of slots
+//! follows the config when it is reloaded.
 
 use crate::deliver::deliver;
 use crate::record::Recorded;
+use crate::slots::Slots;
 use chrono::NaiveDateTime;
 use herald::context::Context;
 use herald::db::DbError;
@@ -13,7 +15,7 @@ use slog::warn;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 /// Extra time a lease lasts beyond the attempt timeout, for the bookkeeping around the call.
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
@@ -29,8 +31,7 @@ pub struct Runner {
     context: Context,
     client: reqwest::Client,
     owner: Arc<str>,
-    slots: Arc<Semaphore>,
-    size: u32,
+    slots: Slots,
     recorder: mpsc::UnboundedSender<Recorded>,
 }
 
@@ -43,9 +44,12 @@ impl Runner {
         size: usize,
         recorder: mpsc::UnboundedSender<Recorded>,
     ) -> Self {
-        let size = size.clamp(1, Semaphore::MAX_PERMITS.min(u32::MAX as usize)) as u32;
-        let slots = Arc::new(Semaphore::new(size as usize));
-        Runner { context, client, owner: owner.into(), slots, size, recorder }
+        Runner { context, client, owner: owner.into(), slots: Slots::new(size), recorder }
+    }
+
+    /// Sets the number of slots to `wanted` (see [`Slots::resize`]).
+    pub fn resize(&self, wanted: usize) -> Option<(u32, u32)> {
+        self.slots.resize(wanted)
     }
 
     /// The lease owner name of this worker.
@@ -62,7 +66,7 @@ impl Runner {
 
     /// Slots free now: how many more deliveries to take.
     pub fn free(&self) -> usize {
-        self.slots.available_permits()
+        self.slots.free()
     }
 
     /// Starts deliveries taken from the queue, loading their messages and endpoints first.
@@ -93,12 +97,12 @@ impl Runner {
             else {
                 continue; // deleted meanwhile; the cascade removed the delivery too
             };
-            let Ok(permit) = self.slots.clone().acquire_owned().await else { return };
+            let Some(slot) = self.slots.acquire().await else { return };
             let (runner, message, endpoint) = (self.clone(), message.clone(), endpoint.clone());
             actix_web::rt::spawn(async move {
                 match deliver(&runner.context, &runner.client, delivery, &message, endpoint).await {
                     Ok(done) => {
-                        let _ = runner.recorder.send(Recorded { done, message_id: message.id.clone(), _slot: permit });
+                        let _ = runner.recorder.send(Recorded { done, message_id: message.id.clone(), _slot: slot });
                     }
                     Err(e) => {
                         warn!(runner.context.log, "a delivery failed before its attempt; its lease will lapse and it will be retried";
@@ -112,11 +116,11 @@ impl Runner {
     /// Waits until every attempt started has been made and stored, or `timeout` passes; true
     /// when everything finished.
     pub async fn drain(&self, timeout: Duration) -> bool {
-        tokio::time::timeout(timeout, self.slots.acquire_many(self.size)).await.is_ok()
+        self.slots.drain(timeout).await
     }
 
     /// Attempts running or waiting to be stored.
     pub fn in_flight(&self) -> usize {
-        self.size as usize - self.free()
+        self.slots.in_flight()
     }
 }
