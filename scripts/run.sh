@@ -31,7 +31,8 @@ fi
 if [ -z "${HERALD_SECRETS_KEYS:-}" ] && [ -z "${HERALD_SECRETS_KEYS_FILE:-}" ]; then
   export HERALD_SECRETS_KEYS_FILE="$keys"
 fi
-base="${HERALD_BASE_PORT:-8071}"
+# The first web port, as honcho takes it (PORT); web.N gets base+N-1, worker.N base+100+N-1.
+base="${PORT:-8071}"
 
 # The Procfile's release phase, run once before the formation (honcho would stop every process
 # when a one-off process exits, so it is not started as part of the formation).
