@@ -233,3 +233,19 @@ async fn malformed_input_gets_4xx_and_changes_nothing() {
         assert_eq!(api.raw("POST", "/app", "application/json", &oversized).await.0, 413);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn paths_with_a_trailing_slash_route_like_those_without() {
+    let Some(herald) = Herald::start(Backend::Sqlite).await else { return };
+    let api = herald.client("org-a");
+    // As Svix's documentation writes them.
+    let (status, app) = api.post("/app/", &json!({"name": "Shop", "uid": "shop"})).await;
+    assert_eq!(status, 201, "{app}");
+    let (status, got) = api.get("/app/shop/").await;
+    assert_eq!((status, &got["id"]), (200, &app["id"]));
+    let (status, list) = api.get("/app/?limit=1").await;
+    assert_eq!((status, list["data"].as_array().map(Vec::len)), (200, Some(1)), "{list}");
+    // Only the trailing slash is forgiven: an unknown path is still a 404 with an error body.
+    let (status, body) = api.get("/app/shop/nothing-here/").await;
+    assert_eq!((status, body["code"].as_str()), (404, Some("not_found")), "{body}");
+}

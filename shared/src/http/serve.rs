@@ -109,6 +109,10 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
         let (request_logger, request_metrics) = (context.log.clone(), context.metrics.clone());
         App::new()
             .app_data(web::Data::new(context))
+            // Svix's documentation and older SDKs write paths with a trailing slash
+            // (`/api/v1/app/`); they route like the same path without it. Innermost, so the
+            // request log keeps the path as sent.
+            .wrap(actix_web::middleware::NormalizePath::trim())
             .wrap(from_fn(move |req, next| request_log(request_logger.clone(), request_metrics.clone(), req, next)))
             .wrap(from_fn({
                 let tracker = tracker.clone();
