@@ -16,6 +16,9 @@ async fn generated_requests_never_get_5xx_or_off_schema_answers() {
         let Some(herald) = Herald::start(backend).await else { continue };
         let token = herald.token("org-fuzz");
         let out = tokio::process::Command::new(&st)
+            // Its cache of past failures goes to a directory of this run, not the source tree
+            // (each run starts fresh; a failure is reported in full below anyway).
+            .current_dir(testkit::temp_dir("schemathesis"))
             .arg("run")
             .arg(format!("http://{}/api/v1/openapi.json", herald.address))
             .args(["-H", &format!("Authorization: Bearer {token}")])
