@@ -43,6 +43,8 @@ pub struct Running {
     stdout: Arc<Mutex<Vec<String>>>,
     stderr: Arc<Mutex<Vec<String>>>,
     readers: Vec<std::thread::JoinHandle<()>>,
+    /// Where stdout and stderr go instead of pipes, if they do.
+    log: Option<PathBuf>,
 }
 
 fn collect(stream: impl Read + Send + 'static) -> (Arc<Mutex<Vec<String>>>, std::thread::JoinHandle<()>) {
@@ -62,7 +64,7 @@ impl Running {
         Running::spawn(command(name, args, env))
     }
 
-    /// Starts any program (e.g. honcho) with a clean environment plus `env`.
+    /// Starts any program (e.g. buildah) with a clean environment plus `env`.
     pub fn start_program(program: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Running {
         let mut cmd = Command::new(program);
         cmd.env_clear().args(args);
@@ -70,6 +72,26 @@ impl Running {
             cmd.env(key, value);
         }
         Running::spawn(cmd)
+    }
+
+    /// Like [`Running::start_program`], but stdout and stderr both go to the file `log`, not to
+    /// pipes. A write to a file never blocks; a write to a full pipe does, and a signal that
+    /// interrupts it runs the program's handler in the middle of the write. honcho's handler
+    /// prints, and Python then raises "reentrant call" and honcho hangs with its children left
+    /// running: its bug, which a test of Herald's shutdown must not trip over.
+    pub fn start_program_logging_to(
+        program: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log: &std::path::Path,
+    ) -> Running {
+        let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
+        let err = file.try_clone().expect("log file handle");
+        let mut cmd = Command::new(program);
+        cmd.env_clear().args(args).envs(env.iter().copied()).stdin(Stdio::piped()).stdout(file).stderr(err);
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+        let none = || Arc::new(Mutex::new(Vec::new()));
+        Running { child, stdout: none(), stderr: none(), readers: Vec::new(), log: Some(log.to_owned()) }
     }
 
     fn spawn(mut cmd: Command) -> Running {
@@ -82,7 +104,7 @@ impl Running {
             .unwrap_or_else(|e| panic!("start {name}: {e}"));
         let (stdout, out_reader) = collect(child.stdout.take().expect("piped stdout"));
         let (stderr, err_reader) = collect(child.stderr.take().expect("piped stderr"));
-        Running { child, stdout, stderr, readers: vec![out_reader, err_reader] }
+        Running { child, stdout, stderr, readers: vec![out_reader, err_reader], log: None }
     }
 
     /// The process id.
@@ -90,9 +112,12 @@ impl Running {
         self.child.id()
     }
 
-    /// Every stdout line so far.
+    /// Every stdout line so far (with stderr's, when both go to a log file).
     pub fn lines(&self) -> Vec<String> {
-        self.stdout.lock().expect("log lines").clone()
+        match &self.log {
+            Some(log) => std::fs::read_to_string(log).unwrap_or_default().lines().map(str::to_owned).collect(),
+            None => self.stdout.lock().expect("log lines").clone(),
+        }
     }
 
     /// Every stderr line so far.

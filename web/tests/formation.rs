@@ -1,6 +1,6 @@
 //! The formation under the real honcho and the repo's Procfile: several web and worker processes
 //! on honcho's own PORT assignment, all ready, traffic through every web process delivered, all
-//! exiting 0 when honcho is told to stop, nothing lost.
+//! exiting 0 when honcho is told to stop, what they held handed back at once, nothing lost.
 
 use serde_json::json;
 use std::collections::HashSet;
@@ -44,7 +44,8 @@ fn rand_port_offset() -> u16 {
 /// Runs `web=webs,worker=workers` under honcho on `backend` (with RabbitMQ when `amqp`): every
 /// process becomes ready; messages published through both web ports are delivered; SIGTERM to
 /// honcho while deliveries are under way stops every process with rc=0; a fresh worker then
-/// delivers whatever was left, so nothing is lost.
+/// delivers whatever was left, so nothing is lost, and before the stopped workers' leases would
+/// have lapsed, so what they held but had not started was handed back.
 async fn formation(backend: Backend, amqp: Option<&str>, webs: u16, workers: u16) {
     let Some(honcho) = honcho() else { return };
     let Some(db) = TestDb::create(backend).await else { return };
@@ -64,15 +65,19 @@ async fn formation(backend: Backend, amqp: Option<&str>, webs: u16, workers: u16
         ("HERALD_WORKER_HOST", "127.0.0.1"),
         ("HERALD_SECRETS_KEYS", testkit::TEST_SECRETS_KEYS),
         ("HERALD_DELIVERY_ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#),
+        // Leases last the attempt timeout + 5 s: 65 s, well past LONG, so a delivery left leased
+        // by a stopped worker (rather than handed back) would miss the final check.
+        ("HERALD_DELIVERY_TIMEOUT", "60s"),
     ];
     if let Some(url) = amqp {
         env.extend([("AMQP_URL", url), ("HERALD_QUEUE_NAME", queue.as_str())]);
     }
     let args = ["--procfile", procfile.to_str().unwrap(), "--app-root", app_root.to_str().unwrap()];
-    let mut formation = Running::start_program(
+    let mut formation = Running::start_program_logging_to(
         &honcho,
         &[&args[..], &["start", "--port", &base_text, "-c", &scale, "web", "worker"]].concat(),
         &env,
+        &app_root.join("honcho.log"),
     );
     let web_ports: Vec<u16> = (0..webs).map(|i| base + i).collect();
     let worker_ports: Vec<u16> = (0..workers).map(|i| base + 100 + i).collect();
@@ -107,8 +112,9 @@ async fn formation(backend: Backend, amqp: Option<&str>, webs: u16, workers: u16
     assert!(receiver.wait_for(MESSAGES / 5, LONG).await.len() >= MESSAGES / 5, "{name}: deliveries under way");
 
     formation.signal("TERM");
-    formation.wait_exit(LONG).await.expect("honcho exits");
+    let exited = formation.wait_exit(LONG).await;
     let output = formation.lines().join("\n");
+    assert!(exited.is_some(), "{name}: honcho did not exit:\n{output}");
     for process in (1..=webs).map(|i| format!("web.{i}")).chain((1..=workers).map(|i| format!("worker.{i}"))) {
         assert!(output.contains(&format!("{process} stopped (rc=0)")), "{name}: {process} did not exit 0:\n{output}");
     }

@@ -1,7 +1,8 @@
 //! The worker's loop on the database queue: fan out new messages, take due deliveries in batches
-//! (up to the free slots of `worker.concurrency`), and on a stop signal take no more work and let
-//! the attempts in flight finish and be stored within `worker.shutdown_timeout`. Whatever is left
-//! keeps its lease until the lease lapses, then any worker takes it over: nothing is lost either way.
+//! (up to the free slots of `worker.concurrency`), and on a stop signal take no more work, hand
+//! back what it holds but has not started, and let the attempts in flight finish and be stored
+//! within `worker.shutdown_timeout`. Whatever is still running then keeps its lease until the
+//! lease lapses, then any worker takes it over: nothing is lost either way.
 
 use crate::deliver::now;
 use crate::dispatch::dispatch_round;
@@ -43,7 +44,7 @@ pub async fn run(context: Context, mut stop: StopSignal) {
     let starved = Arc::new(AtomicBool::new(false));
     actix_web::rt::spawn(crate::record::run(context.clone(), owner.clone(), inbox, wake.clone(), starved.clone()));
     let concurrency = context.config.with(|c| c.worker.concurrency);
-    let runner = Runner::new(context.clone(), client, &owner, concurrency, outcomes);
+    let runner = Runner::new(context.clone(), client, &owner, concurrency, outcomes, stop.clone());
     // Postgres announces new work; with a broker, dispatch jobs do that instead (and the
     // notifications would only make the loop look for work the consumer is already doing).
     if context.db.backend() == herald::db::Backend::Postgres && context.publisher.is_none() {
@@ -56,9 +57,9 @@ pub async fn run(context: Context, mut stop: StopSignal) {
         let path = herald::db::sqlite_path(url.split('?').next().unwrap_or_default());
         crate::wakeup::watch_sqlite(&path, wake.clone(), &log)
     });
-    if context.publisher.is_some() {
-        actix_web::rt::spawn(crate::consume::consume(context.clone(), runner.clone(), wake.clone(), stop.clone()));
-    }
+    let consumer = context.publisher.is_some().then(|| {
+        actix_web::rt::spawn(crate::consume::consume(context.clone(), runner.clone(), wake.clone(), stop.clone()))
+    });
     info!(log, "delivering from the database queue"; "worker" => &owner, "concurrency" => concurrency);
     let mut lag_measured = Instant::now() - LAG_EVERY;
     while !stop.is_stopping() {
@@ -109,8 +110,14 @@ pub async fn run(context: Context, mut stop: StopSignal) {
         }
     }
     let timeout = context.config.with(|c| c.worker.shutdown_timeout);
+    let deadline = tokio::time::Instant::now() + timeout;
+    // The consumer may be fanning out a batch of jobs: let it store that and hand back what it
+    // took, so that nothing it holds is left to a lapsing lease when the process exits.
+    if let Some(consumer) = consumer {
+        let _ = tokio::time::timeout_at(deadline, consumer).await;
+    }
     info!(log, "stopping: finishing deliveries in flight"; "in_flight" => runner.in_flight(), "timeout_ms" => timeout.as_millis() as u64);
-    if !runner.drain(timeout).await {
+    if !runner.drain(deadline.saturating_duration_since(tokio::time::Instant::now())).await {
         warn!(log, "shutdown timeout passed; unfinished deliveries will be taken over when their leases lapse";
             "left" => runner.in_flight());
     }

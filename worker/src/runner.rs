@@ -1,6 +1,7 @@
 //! Starts attempts for deliveries this worker holds, each on its own task, at most
 //! `worker.concurrency` at a time, and hands their outcomes to the recorder. The number of slots
-//! follows the config when it is reloaded.
+//! follows the config when it is reloaded. Once the worker is stopping, no attempt starts: what
+//! it holds and has not started goes back to the queue at once.
 
 use crate::deliver::deliver;
 use crate::record::Recorded;
@@ -11,7 +12,9 @@ use herald::db::DbError;
 use herald::db::delivery::DeliveryRow;
 use herald::db::endpoint::{EndpointRow, endpoints_by_ids};
 use herald::db::message::{MessageRow, messages_by_ids};
-use slog::warn;
+use herald::db::work::release;
+use herald::lifecycle::StopSignal;
+use slog::{info, warn};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,18 +36,21 @@ pub struct Runner {
     owner: Arc<str>,
     slots: Slots,
     recorder: mpsc::UnboundedSender<Recorded>,
+    stop: StopSignal,
 }
 
 impl Runner {
-    /// A runner for the worker `owner` with `size` slots whose outcomes go to `recorder`.
+    /// A runner for the worker `owner` with `size` slots whose outcomes go to `recorder`, that
+    /// starts nothing once `stop` is signalled.
     pub fn new(
         context: Context,
         client: reqwest::Client,
         owner: &str,
         size: usize,
         recorder: mpsc::UnboundedSender<Recorded>,
+        stop: StopSignal,
     ) -> Self {
-        Runner { context, client, owner: owner.into(), slots: Slots::new(size), recorder }
+        Runner { context, client, owner: owner.into(), slots: Slots::new(size), recorder, stop }
     }
 
     /// Sets the number of slots to `wanted` (see [`Slots::resize`]).
@@ -89,15 +95,26 @@ impl Runner {
         Ok(())
     }
 
-    /// Starts one attempt per delivery; waits for slots when all are busy.
+    /// Starts one attempt per delivery; waits for slots when all are busy. When a stop comes
+    /// first, the deliveries not started are handed back to the queue.
     pub async fn start(&self, held: Vec<DeliveryRow>, messages: &Messages, endpoints: &Endpoints) {
-        for delivery in held {
+        let mut stop = self.stop.clone();
+        let mut held = held.into_iter();
+        while let Some(delivery) = held.next() {
             let (Some(message), Some(endpoint)) =
                 (messages.get(&delivery.message_id), endpoints.get(&delivery.endpoint_id))
             else {
                 continue; // deleted meanwhile; the cascade removed the delivery too
             };
-            let Some(slot) = self.slots.acquire().await else { return };
+            let slot = tokio::select! {
+                biased;
+                () = stop.wait() => None,
+                slot = self.slots.acquire() => slot,
+            };
+            let Some(slot) = slot.filter(|_| !stop.is_stopping()) else {
+                self.hand_back(std::iter::once(delivery).chain(held).map(|d| d.id).collect()).await;
+                return;
+            };
             let (runner, message, endpoint) = (self.clone(), message.clone(), endpoint.clone());
             actix_web::rt::spawn(async move {
                 match deliver(&runner.context, &runner.client, delivery, &message, endpoint).await {
@@ -110,6 +127,21 @@ impl Runner {
                     }
                 }
             });
+        }
+    }
+
+    /// Returns deliveries this worker holds but will not attempt to the queue, for any worker;
+    /// if that fails, their leases lapse instead (later, but nothing is lost).
+    async fn hand_back(&self, ids: Vec<String>) {
+        let log = &self.context.log;
+        match release(&self.context.db, &self.owner, &ids, crate::deliver::now()).await {
+            Ok(released) => {
+                info!(log, "stopping: handed deliveries not started back to the queue"; "deliveries" => released)
+            }
+            Err(e) => {
+                warn!(log, "stopping: handing deliveries back failed; their leases will lapse and they will be retried";
+                "deliveries" => ids.len(), "error" => e.to_string())
+            }
         }
     }
 

@@ -269,6 +269,32 @@ pub async fn record_batch(
     })
 }
 
+/// Hands back deliveries `owner` holds but never attempted (it is stopping): due again at `now`,
+/// for any worker, in the state they were taken in (waiting for a first try, or for a retry).
+/// Returns how many. Without this they would wait for their leases to lapse.
+pub async fn release(db: &Database, owner: &str, ids: &[String], now: NaiveDateTime) -> Result<usize, DbError> {
+    let held = || {
+        delivery::table
+            .filter(delivery::id.eq_any(ids))
+            .filter(delivery::status.eq(status::SENDING))
+            .filter(delivery::lease_owner.eq(owner))
+    };
+    let back = |to: i16| {
+        (
+            delivery::status.eq(to),
+            delivery::lease_owner.eq(None::<String>),
+            delivery::lease_expires_at.eq(None::<NaiveDateTime>),
+            delivery::next_attempt_at.eq(now),
+            delivery::updated_at.eq(now),
+        )
+    };
+    Ok(with_conn!(db, c => {
+        let first = diesel::update(held().filter(delivery::attempt_count.eq(0))).set(back(status::PENDING));
+        let retry = diesel::update(held().filter(delivery::attempt_count.gt(0))).set(back(status::FAILED));
+        first.execute(c).await? + retry.execute(c).await?
+    }))
+}
+
 /// How many deliveries are due now and not being made (the queue's lag).
 pub async fn count_due(db: &Database, now: NaiveDateTime) -> Result<i64, DbError> {
     Ok(with_conn!(db, c => delivery::table.filter(due_at!(now)).count().get_result(c).await)?)
