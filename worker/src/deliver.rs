@@ -173,11 +173,11 @@ pub async fn deliver(
             "endpoint" => &endpoint.id);
         return Ok(skipped(stays(status::EXHAUSTED, now())));
     };
-    if let Some(limit) = endpoint.rate_limit.filter(|l| *l > 0) {
-        if let Some(wait_until) = take_slot(&context.db, &endpoint.id, limit, now()).await? {
-            // Over the endpoint's rate: wait for the next window; this is not a failed attempt.
-            return Ok(skipped(stays(status::PENDING, wait_until)));
-        }
+    if let Some(limit) = endpoint.rate_limit.filter(|l| *l > 0)
+        && let Some(wait_until) = take_slot(&context.db, &endpoint.id, limit, now()).await?
+    {
+        // Over the endpoint's rate: wait for the next window; this is not a failed attempt.
+        return Ok(skipped(stays(status::PENDING, wait_until)));
     }
     let outcome = attempt(context, client, &message.id, payload, &endpoint).await;
     let at = now();
