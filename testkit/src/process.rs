@@ -32,6 +32,13 @@ fn command(name: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
     cmd
 }
 
+/// Any program, with a clean environment plus `env`.
+fn program_command(program: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.env_clear().args(args).envs(env.iter().copied());
+    cmd
+}
+
 /// Runs `herald-admin` to completion.
 pub fn run_admin(args: &[&str], env: &[(&str, &str)]) -> Output {
     command("herald-admin", args, env).stdin(Stdio::null()).output().expect("run herald-admin")
@@ -66,12 +73,7 @@ impl Running {
 
     /// Starts any program (e.g. buildah) with a clean environment plus `env`.
     pub fn start_program(program: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Running {
-        let mut cmd = Command::new(program);
-        cmd.env_clear().args(args);
-        for (key, value) in env {
-            cmd.env(key, value);
-        }
-        Running::spawn(cmd)
+        Running::spawn(program_command(program, args, env))
     }
 
     /// Like [`Running::start_program`], but stdout and stderr both go to the file `log`, not to
@@ -87,9 +89,12 @@ impl Running {
     ) -> Running {
         let file = std::fs::File::create(log).unwrap_or_else(|e| panic!("create {}: {e}", log.display()));
         let err = file.try_clone().expect("log file handle");
-        let mut cmd = Command::new(program);
-        cmd.env_clear().args(args).envs(env.iter().copied()).stdin(Stdio::piped()).stdout(file).stderr(err);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+        let child = program_command(program, args, env)
+            .stdin(Stdio::piped())
+            .stdout(file)
+            .stderr(err)
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
         let none = || Arc::new(Mutex::new(Vec::new()));
         Running { child, stdout: none(), stderr: none(), readers: Vec::new(), log: Some(log.to_owned()) }
     }
