@@ -43,6 +43,8 @@ pub struct Metrics {
     pub attempt_seconds: Histogram,
     /// Deliveries due now and not yet made (the queue's lag).
     pub due: Gauge,
+    /// Attempts refused unsent because a signing secret could not be decrypted.
+    pub unsigned_refusals: Counter,
     /// Database connections open in this process's pools.
     pub db_connections: Gauge,
     /// Of those, how many are idle.
@@ -71,6 +73,12 @@ impl Default for Metrics {
             attempt_seconds.clone(),
         );
         registry.register("deliveries_due", "Deliveries due and not yet made (queue lag)", due.clone());
+        let unsigned_refusals = Counter::default();
+        registry.register(
+            "delivery_unsigned_refusals",
+            "Attempts refused unsent: the endpoint's signing secret could not be decrypted with secrets.keys",
+            unsigned_refusals.clone(),
+        );
         registry.register(
             "db_connections",
             "Open database connections in this process's pools",
@@ -94,6 +102,7 @@ impl Default for Metrics {
             deliveries,
             attempt_seconds,
             due,
+            unsigned_refusals,
             db_connections,
             db_connections_idle,
             requests,

@@ -56,7 +56,60 @@ impl Receiver {
     /// Like [`Receiver::start`], taking `delay` before each answer (each request on its own
     /// thread, so slow answers overlap like a real server's).
     pub fn start_slow(delay: Duration, status: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Receiver {
-        let status = Arc::new(status);
+        Receiver::start_scripted(move |n| (delay, status(n)))
+    }
+
+    /// Answers request number n after `script(n).0` with status `script(n).1`.
+    pub fn start_scripted(script: impl Fn(usize) -> (Duration, u16) + Send + Sync + 'static) -> Receiver {
+        Receiver::start_answering(move |n, stream| {
+            let (delay, code) = script(n);
+            std::thread::sleep(delay);
+            let body = format!("{{\"received\":{n}}}");
+            let reply = format!(
+                "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        })
+    }
+
+    /// Answers 200 with a body that never ends (it claims 4 GiB), written in 1 MiB chunks until
+    /// `limit` bytes are out or the client hangs up; `written` counts the body bytes that went
+    /// out, over every request.
+    pub fn start_streaming(limit: u64, written: Arc<std::sync::atomic::AtomicU64>) -> Receiver {
+        Receiver::start_answering(move |_, stream| {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 4294967296\r\n\r\n";
+            if stream.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            let chunk = vec![b'x'; 1 << 20];
+            let mut sent = 0;
+            while sent < limit {
+                match stream.write(&chunk) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => {
+                        sent += n as u64;
+                        written.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            }
+        })
+    }
+
+    /// Answers with a head promising `length` bytes of body, sends `sent` of them, then stalls
+    /// for a minute: a body whose reading times out.
+    pub fn start_stalling(length: usize, sent: usize) -> Receiver {
+        Receiver::start_answering(move |_, stream| {
+            let head = format!("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {length}\r\n\r\n");
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(&vec![b'x'; sent]);
+            std::thread::sleep(Duration::from_secs(60));
+        })
+    }
+
+    /// Records each request, then lets `answer(n, stream)` reply to request number n.
+    fn start_answering(answer: impl Fn(usize, &mut std::net::TcpStream) + Send + Sync + 'static) -> Receiver {
+        let answer = Arc::new(answer);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
         let url = format!("http://{}", listener.local_addr().expect("addr"));
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -64,7 +117,7 @@ impl Receiver {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { continue };
-                let (sink, status) = (sink.clone(), status.clone());
+                let (sink, answer) = (sink.clone(), answer.clone());
                 std::thread::spawn(move || {
                     // One request per connection: answer, then close.
                     let Some(request) = read_request(&mut stream) else { return };
@@ -73,14 +126,7 @@ impl Receiver {
                         all.push(request);
                         all.len() - 1
                     };
-                    std::thread::sleep(delay);
-                    let code = status(n);
-                    let body = format!("{{\"received\":{n}}}");
-                    let reply = format!(
-                        "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = stream.write_all(reply.as_bytes());
+                    answer(n, &mut stream);
                 });
             }
         });

@@ -27,6 +27,9 @@ pub fn now() -> NaiveDateTime {
 
 /// What one attempt came to.
 struct Outcome {
+    /// Whether it was refused before anything was sent because a signing secret could not be
+    /// opened with the configured `secrets.keys`.
+    unsigned: bool,
     success: bool,
     status_code: i32,
     response: String,
@@ -35,18 +38,41 @@ struct Outcome {
     retry_after: Option<Duration>,
 }
 
-/// The signing keys in force: the current secret and rotated ones still in their grace period.
-fn signing_keys(context: &Context, endpoint: &EndpointRow, at: NaiveDateTime) -> Vec<Vec<u8>> {
+/// Why an attempt was refused before sending: a request that is not signed with every secret the
+/// endpoint has in force never leaves Herald.
+pub const UNSIGNED: &str = "not sent: the endpoint's signing secret cannot be decrypted with the configured secrets.keys";
+
+/// The signing keys in force: the current secret and rotated ones still in their grace period;
+/// `None` when any of them cannot be opened (a wrong or rotated-away `secrets.keys`).
+fn signing_keys(context: &Context, endpoint: &EndpointRow, at: NaiveDateTime) -> Option<Vec<Vec<u8>>> {
     let mut sealed = vec![endpoint.secret.clone()];
     sealed.extend(
         secret::previous_secrets(&endpoint.previous_secrets).into_iter().filter(|p| p.live_at(at)).map(|p| p.secret),
     );
-    sealed.iter().filter_map(|s| context.secrets.open(s).ok()).filter_map(|plain| secret::key_bytes(&plain)).collect()
+    sealed.iter().map(|s| context.secrets.open(s).ok().and_then(|plain| secret::key_bytes(&plain))).collect()
 }
 
-fn truncated(bytes: &[u8], max: usize) -> String {
-    let cut = &bytes[..bytes.len().min(max)];
-    String::from_utf8_lossy(cut).into_owned()
+/// Reads at most `max` bytes of a response body, then stops (dropping the response closes the
+/// connection): a receiver streaming an endless body costs neither memory nor the whole timeout.
+async fn read_capped(response: &mut reqwest::Response, max: usize) -> Result<Vec<u8>, reqwest::Error> {
+    let mut kept = Vec::new();
+    while kept.len() < max {
+        let Some(chunk) = response.chunk().await? else { break };
+        kept.extend_from_slice(&chunk[..chunk.len().min(max - kept.len())]);
+    }
+    Ok(kept)
+}
+
+/// An error with its causes, for the attempt record.
+fn error_chain(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 async fn attempt(
@@ -58,6 +84,7 @@ async fn attempt(
 ) -> Outcome {
     let started = Instant::now();
     let fail = |response: String, status_code: i32| Outcome {
+        unsigned: false,
         success: false,
         status_code,
         response,
@@ -78,7 +105,9 @@ async fn attempt(
     };
     let [id_header, timestamp_header, signature_name] = style.names();
     let timestamp = Utc::now().timestamp();
-    let keys = signing_keys(context, endpoint, now());
+    let Some(keys) = signing_keys(context, endpoint, now()) else {
+        return Outcome { unsigned: true, ..fail(UNSIGNED.to_owned(), 0) };
+    };
     let mut request = client
         .post(url)
         .timeout(config.delivery.timeout)
@@ -91,29 +120,24 @@ async fn attempt(
         request = request.header(name, value);
     }
     match request.body(body.to_owned()).send().await {
-        Ok(response) => {
+        Ok(mut response) => {
             let code = response.status();
             let retry_after =
                 response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
-            let bytes = response.bytes().await.unwrap_or_default();
-            Outcome {
-                success: code.is_success(),
-                status_code: i32::from(code.as_u16()),
-                response: truncated(&bytes, config.delivery.max_response_bytes),
-                duration: started.elapsed(),
-                retry_after,
+            match read_capped(&mut response, config.delivery.max_response_bytes).await {
+                Ok(bytes) => Outcome {
+                    unsigned: false,
+                    success: code.is_success(),
+                    status_code: i32::from(code.as_u16()),
+                    response: String::from_utf8_lossy(&bytes).into_owned(),
+                    duration: started.elapsed(),
+                    retry_after,
+                },
+                // A body cut short (timed out, reset) is not an answer: the attempt failed.
+                Err(e) => fail(format!("reading the response failed: {}", error_chain(&e)), i32::from(code.as_u16())),
             }
         }
-        Err(e) => {
-            let mut text = e.to_string();
-            let mut source = std::error::Error::source(&e);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            fail(text, 0)
-        }
+        Err(e) => fail(error_chain(&e), 0),
     }
 }
 
@@ -148,6 +172,8 @@ pub struct Done {
     pub endpoint: Arc<EndpointRow>,
     /// How long the HTTP call took.
     pub duration: Duration,
+    /// Refused unsent: a signing secret could not be opened (see [`UNSIGNED`]).
+    pub unsigned: bool,
 }
 
 /// Makes one attempt for a delivery this worker holds and works out the delivery's next state;
@@ -165,7 +191,7 @@ pub async fn deliver(
         attempt_count: held.attempt_count,
         next_attempt_at,
     };
-    let skipped = |finish| Done { attempt: None, finish, endpoint: endpoint.clone(), duration: Duration::ZERO };
+    let skipped = |finish| Done { attempt: None, finish, endpoint: endpoint.clone(), duration: Duration::ZERO, unsigned: false };
     // A disabled endpoint gets nothing, retries included; `recover` replays what it missed. A
     // message whose payload was expunged has nothing left to send.
     let Some(payload) = message.payload.as_deref().filter(|_| !endpoint.disabled) else {
@@ -206,7 +232,7 @@ pub async fn deliver(
         created_at: at,
     };
     let finish = Finish { id: held.id.clone(), status: new_status, attempt_count: attempts, next_attempt_at: next };
-    Ok(Done { attempt: Some(row), finish, endpoint, duration: outcome.duration })
+    Ok(Done { attempt: Some(row), finish, endpoint, duration: outcome.duration, unsigned: outcome.unsigned })
 }
 
 #[cfg(test)]

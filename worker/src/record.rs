@@ -9,8 +9,8 @@ use herald::context::Context;
 use herald::db::delivery::status;
 use herald::db::endpoint::{record_failure, record_success};
 use herald::db::work::record_batch;
-use slog::{debug, info, warn};
-use std::collections::HashMap;
+use slog::{debug, error, info, warn};
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -41,9 +41,11 @@ pub async fn run(
     starved: Arc<AtomicBool>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
+    // Endpoints whose unopenable secret was logged already: once per endpoint, not per delivery.
+    let mut unsigned_logged = HashSet::new();
     while inbox.recv_many(&mut batch, BATCH).await > 0 {
         if store(&context, &owner, &batch).await {
-            report(&context, &batch).await;
+            report(&context, &batch, &mut unsigned_logged).await;
         }
         batch.clear();
         if starved.swap(false, Ordering::SeqCst) {
@@ -73,13 +75,20 @@ async fn store(context: &Context, owner: &str, batch: &[Recorded]) -> bool {
 
 /// Metrics, logs, and each endpoint's failure clock: the last outcome per endpoint in the batch
 /// counts (a success stops the clock, a failure starts it or disables a long-failing endpoint).
-async fn report(context: &Context, batch: &[Recorded]) {
+async fn report(context: &Context, batch: &[Recorded], unsigned_logged: &mut HashSet<String>) {
     let mut last = HashMap::new();
     for recorded in batch {
         let (done, message) = (&recorded.done, recorded.message_id.as_str());
         let Some(attempt) = &done.attempt else { continue };
+        if done.unsigned {
+            context.metrics.unsigned_refusals.inc();
+            if unsigned_logged.insert(done.endpoint.id.clone()) {
+                error!(context.log, "refusing to send unsigned webhooks: the endpoint's signing secret cannot be decrypted with secrets.keys (was a key removed?)";
+                    "endpoint" => &done.endpoint.id, "app" => &done.endpoint.app_id);
+            }
+        }
         let succeeded = done.finish.status == status::SUCCEEDED;
-        last.insert(done.endpoint.id.as_str(), (succeeded, &done.endpoint));
+        last.insert(done.endpoint.id.as_str(), succeeded);
         let label = match done.finish.status {
             status::SUCCEEDED => "success",
             status::EXHAUSTED => "exhausted",
@@ -105,12 +114,11 @@ async fn report(context: &Context, batch: &[Recorded]) {
             }
         }
     }
-    for (id, (succeeded, endpoint)) in last {
+    for (id, succeeded) in last {
+        // A success always stops the clock: the copy of the endpoint loaded for the attempt may
+        // predate a failure another worker recorded since.
         let result = if succeeded {
-            match endpoint.first_failure_at {
-                Some(_) => record_success(&context.db, id).await,
-                None => Ok(()),
-            }
+            record_success(&context.db, id).await
         } else {
             let at = now();
             let window = context.config.with(|c| c.delivery.disable_endpoint_after);

@@ -107,3 +107,149 @@ async fn endpoints_that_only_fail_are_disabled_and_a_success_resets_the_clock() 
         assert_eq!(ep["disabled"], false, "{name}");
     }
 }
+
+/// Waits until the message's first attempt is on record; returns the attempt list.
+async fn first_attempt(api: &testkit::Client, msg: &serde_json::Value) -> serde_json::Value {
+    let path = format!("/app/a/attempt/msg/{}", msg["id"].as_str().expect("message id"));
+    let deadline = std::time::Instant::now() + LONG;
+    loop {
+        let (_, attempts) = api.get(&path).await;
+        if attempts["data"][0].is_object() || std::time::Instant::now() > deadline {
+            return attempts;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_undecryptable_secret_fails_the_attempt_and_nothing_unsigned_is_sent() {
+    let receiver = Receiver::start(|_| 200);
+    let Some(mut herald) = Herald::start(Backend::Sqlite).await else { return };
+    // The worker was given another key than the one web sealed the secrets with.
+    let other_key = ("HERALD_SECRETS_KEYS", r#"["AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="]"#);
+    herald.start_worker(&[LOOPBACK, other_key, ("HERALD_DELIVERY_RETRY_SCHEDULE", r#"["1h"]"#)]);
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url)})).await;
+    let mut messages = Vec::new();
+    for i in 0..3 {
+        messages.push(api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"i": i}})).await.1);
+    }
+    for msg in &messages {
+        let attempts = first_attempt(&api, msg).await;
+        assert_eq!(attempts["data"][0]["status"], 2, "a failed attempt: {attempts}");
+        let reason = attempts["data"][0]["response"].as_str().unwrap_or_default();
+        assert!(reason.contains("secrets.keys"), "the reason is on the attempt: {attempts}");
+    }
+    assert!(receiver.received().is_empty(), "nothing was sent: {:?}", receiver.received());
+    let worker = herald.worker.as_ref().expect("worker");
+    let refusals: Vec<_> = worker.lines().into_iter().filter(|l| l.contains("refusing to send unsigned")).collect();
+    assert_eq!(refusals.len(), 1, "logged once per endpoint, not per delivery: {refusals:?}");
+    assert!(refusals[0].contains("\"ERRO\""), "{refusals:?}");
+    let metrics = testkit::http()
+        .get(format!("http://{}/metrics", worker.address().await))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("herald_delivery_unsigned_refusals_total 3"), "{metrics}");
+}
+
+/// Peak resident memory of a process, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).expect("kB") * 1024
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endless_response_bodies_are_cut_at_max_response_bytes_and_memory_stays_bounded() {
+    const RECEIVERS: usize = 64;
+    const PER_RECEIVER: u64 = 64 << 20;
+    let written = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let receivers: Vec<_> = (0..RECEIVERS).map(|_| Receiver::start_streaming(PER_RECEIVER, written.clone())).collect();
+    let Some(mut herald) = Herald::start(Backend::Sqlite).await else { return };
+    herald.start_worker(&[
+        LOOPBACK,
+        ("HERALD_WORKER_CONCURRENCY", "64"),
+        ("HERALD_DELIVERY_TIMEOUT", "30s"),
+        ("HERALD_DELIVERY_MAX_RESPONSE_BYTES", "4096"),
+    ]);
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    for receiver in &receivers {
+        api.post("/app/a/endpoint", &json!({"url": format!("{}/stream", receiver.url)})).await;
+    }
+    let (_, msg) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {}})).await;
+    let path = format!("/app/a/msg/{}/endpoint?limit=250", msg["id"].as_str().expect("id"));
+    let deadline = std::time::Instant::now() + LONG;
+    let done = loop {
+        let (_, list) = api.get(&path).await;
+        let done = list["data"].as_array().map_or(0, |d| d.iter().filter(|e| e["status"] == 0).count());
+        if done == RECEIVERS || std::time::Instant::now() > deadline {
+            break done;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(done, RECEIVERS, "every attempt ended (a 200 with its body cut is a success)");
+    let attempts = first_attempt(&api, &msg).await;
+    assert_eq!(attempts["data"][0]["response"].as_str().map(str::len), Some(4096), "{attempts}");
+    let peak = peak_rss(herald.worker.as_ref().expect("worker").pid());
+    let out = written.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("worker peak RSS {} MiB; receivers wrote {} MiB in all", peak >> 20, out >> 20);
+    assert!(peak < 128 << 20, "the worker's peak RSS was {} MiB", peak >> 20);
+    // What a receiver got out before the worker hung up is what socket buffers hold, not the body.
+    assert!(out < RECEIVERS as u64 * PER_RECEIVER / 4, "receivers wrote {} MiB", out >> 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_body_that_times_out_is_a_failed_attempt() {
+    let receiver = Receiver::start_stalling(1000, 10);
+    let Some(mut herald) = Herald::start(Backend::Sqlite).await else { return };
+    herald.start_worker(&[
+        LOOPBACK,
+        ("HERALD_DELIVERY_TIMEOUT", "1s"),
+        ("HERALD_DELIVERY_RETRY_SCHEDULE", r#"["1h"]"#),
+    ]);
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/app/a/endpoint", &json!({"url": format!("{}/stall", receiver.url)})).await;
+    let (_, msg) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {}})).await;
+    let attempts = first_attempt(&api, &msg).await;
+    assert_eq!(attempts["data"][0]["status"], 2, "failed: {attempts}");
+    let reason = attempts["data"][0]["response"].as_str().unwrap_or_default();
+    assert!(reason.contains("reading the response failed"), "{attempts}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_success_stops_the_failure_clock_even_when_the_workers_copy_of_the_endpoint_is_stale() {
+    // Request 0 succeeds slowly (its attempt loaded the endpoint before any failure); request 1
+    // fails at once and starts the clock meanwhile; request 2 fails well after request 0's success.
+    let receiver = Receiver::start_scripted(|n| match n {
+        0 => (Duration::from_millis(1500), 200),
+        _ => (Duration::ZERO, 500),
+    });
+    let Some(mut herald) = Herald::start(Backend::Sqlite).await else { return };
+    herald.start_worker(&[
+        LOOPBACK,
+        ("HERALD_DELIVERY_RETRY_SCHEDULE", r#"["1h"]"#),
+        ("HERALD_DELIVERY_DISABLE_ENDPOINT_AFTER", "1s"),
+    ]);
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url), "uid": "ep"})).await;
+    let (_, slow) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"n": 0}})).await;
+    assert_eq!(receiver.wait_for(1, LONG).await.len(), 1);
+    let (_, failing) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"n": 1}})).await;
+    assert_eq!(first_attempt(&api, &failing).await["data"][0]["status"], 2);
+    assert_eq!(first_attempt(&api, &slow).await["data"][0]["status"], 0);
+    // Longer than disable_endpoint_after since request 1's failure.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (_, last) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"n": 2}})).await;
+    assert_eq!(first_attempt(&api, &last).await["data"][0]["status"], 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, endpoint) = api.get("/app/a/endpoint/ep").await;
+    assert_eq!(endpoint["disabled"], false, "one failure after a success must not disable: {endpoint}");
+}
