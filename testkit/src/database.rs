@@ -69,6 +69,38 @@ impl TestDb {
     }
 }
 
+/// One row of `SELECT COUNT(*) AS n`.
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+impl TestDb {
+    /// How many rows `table` has now, read straight from the database (for what the API does
+    /// not show, such as stored idempotency keys).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        let rows: Vec<Count> = match self.backend {
+            Backend::Postgres => {
+                let mut c = AsyncPgConnection::establish(&self.url).await.expect("connect");
+                diesel::sql_query(sql).load(&mut c).await.expect("count")
+            }
+            Backend::Mysql => {
+                let mut c = AsyncMysqlConnection::establish(&self.url).await.expect("connect");
+                diesel::sql_query(sql).load(&mut c).await.expect("count")
+            }
+            Backend::Sqlite => {
+                use diesel::Connection;
+                let path = self.file.as_ref().expect("sqlite file");
+                let mut c = diesel::SqliteConnection::establish(&path.display().to_string()).expect("open");
+                diesel::RunQueryDsl::load(diesel::sql_query(sql), &mut c).expect("count")
+            }
+        };
+        <[Count]>::first(&rows).map_or(0, |r| r.n)
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(file) = &self.file {

@@ -40,7 +40,8 @@ struct Outcome {
 
 /// Why an attempt was refused before sending: a request that is not signed with every secret the
 /// endpoint has in force never leaves Herald.
-pub const UNSIGNED: &str = "not sent: the endpoint's signing secret cannot be decrypted with the configured secrets.keys";
+pub const UNSIGNED: &str =
+    "not sent: the endpoint's signing secret cannot be decrypted with the configured secrets.keys";
 
 /// The signing keys in force: the current secret and rotated ones still in their grace period;
 /// `None` when any of them cannot be opened (a wrong or rotated-away `secrets.keys`).
@@ -191,7 +192,8 @@ pub async fn deliver(
         attempt_count: held.attempt_count,
         next_attempt_at,
     };
-    let skipped = |finish| Done { attempt: None, finish, endpoint: endpoint.clone(), duration: Duration::ZERO, unsigned: false };
+    let skipped =
+        |finish| Done { attempt: None, finish, endpoint: endpoint.clone(), duration: Duration::ZERO, unsigned: false };
     // A disabled endpoint gets nothing, retries included; `recover` replays what it missed. A
     // message whose payload was expunged has nothing left to send.
     let Some(payload) = message.payload.as_deref().filter(|_| !endpoint.disabled) else {

@@ -58,6 +58,10 @@ pub enum DbError {
     /// Running or reading migrations failed.
     #[error("migrations: {0}")]
     Migration(String),
+    /// The request's `Idempotency-Key` claim lapsed and another request took the key over; the
+    /// work was rolled back (the other request does it).
+    #[error("the idempotency key was taken over by another request")]
+    KeyTakenOver,
 }
 
 impl From<diesel::result::Error> for DbError {

@@ -1,13 +1,14 @@
 //! Queries on messages. A new message is the outbox record: `dispatched_at` stays empty until a
 //! worker has fanned it out, so a crash between the insert and any queue publish loses nothing.
 
+use super::idempotency::{KeyClaim, StoredResponse, completion};
 use super::page::{Page, PageRequest};
 use super::schema::message;
 use super::{Database, DbError};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 /// A message as stored.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -37,10 +38,32 @@ pub struct MessageRow {
     pub dispatched_at: Option<NaiveDateTime>,
 }
 
-/// Stores a new message; [`DbError::Conflict`] when its event id was used before in the app.
-pub async fn insert_message(db: &Database, row: &MessageRow) -> Result<(), DbError> {
-    with_conn!(db, c => diesel::insert_into(message::table).values(row).execute(c).await)?;
-    Ok(())
+/// Completes `key` (a [`KeyedBy`]) on `c` inside a transaction: `Err(KeyTakenOver)`, which rolls
+/// the transaction back, when the claim was lost to another request.
+macro_rules! complete_key {
+    ($c:expr, $key:expr) => {
+        match $key {
+            Some((held, response)) => match completion!(held, response).execute($c).await? {
+                0 => Err(DbError::KeyTakenOver),
+                _ => Ok(()),
+            },
+            None => Ok(()),
+        }
+    };
+}
+
+/// The `Idempotency-Key` a message's creation completes, with the response to store for it: the
+/// message and the key's completion commit in one transaction, so a key stores one message
+/// whatever crashes when.
+pub type KeyedBy<'a> = Option<(&'a KeyClaim, StoredResponse<'a>)>;
+
+/// Stores a new message (completing `key` in the same transaction); [`DbError::Conflict`] when
+/// its event id was used before in the app.
+pub async fn insert_message(db: &Database, row: &MessageRow, key: KeyedBy<'_>) -> Result<(), DbError> {
+    with_conn!(db, c => c.transaction(async |c| {
+        diesel::insert_into(message::table).values(row).execute(c).await?;
+        complete_key!(c, key)
+    }).await)
 }
 
 /// The application's message with this id or event id.
@@ -130,19 +153,21 @@ pub async fn messages_by_ids(db: &Database, ids: &[String]) -> Result<Vec<Messag
 }
 
 /// Stores a new message for the org's application `app` (id or uid) in one statement, the
-/// application lookup included: `false` when no such application is visible (`only_app`, when
-/// set, narrows to one application, for app-portal tokens). `row.app_id` is ignored.
+/// application lookup included (and completes `key` in the same transaction): `false` when no
+/// such application is visible (`only_app`, when set, narrows to one application, for app-portal
+/// tokens). `row.app_id` is ignored.
 pub async fn insert_message_for_app(
     db: &Database,
     org: &str,
     app: &str,
     only_app: Option<&str>,
     row: &MessageRow,
+    key: KeyedBy<'_>,
 ) -> Result<bool, DbError> {
     use super::schema::application;
     use diesel::sql_types::{Nullable, Text, Timestamp};
     let scope = only_app.unwrap_or(app);
-    let inserted = with_conn!(db, c => {
+    with_conn!(db, c => c.transaction(async |c| {
         let source = application::table
             .filter(application::org_id.eq(org))
             .filter(application::id.eq(app).or(application::uid.eq(app)))
@@ -159,7 +184,7 @@ pub async fn insert_message_for_app(
                 row.created_at.into_sql::<Timestamp>(),
                 row.expires_at.into_sql::<Nullable<Timestamp>>(),
             ));
-        diesel::insert_into(message::table)
+        let inserted = diesel::insert_into(message::table)
             .values(source)
             .into_columns((
                 message::id,
@@ -174,7 +199,10 @@ pub async fn insert_message_for_app(
                 message::expires_at,
             ))
             .execute(c)
-            .await
-    })?;
-    Ok(inserted > 0)
+            .await?;
+        if inserted == 0 {
+            return Ok(false);
+        }
+        complete_key!(c, key).map(|()| true)
+    }).await)
 }

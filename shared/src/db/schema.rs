@@ -166,6 +166,10 @@ diesel::table! {
         response_headers -> Nullable<Text>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
+        /// Random id of the request holding the key.
+        claim_id -> Text,
+        /// The holder's claim lapses then unless renewed.
+        lease_until -> Timestamp,
     }
 }
 

@@ -4,7 +4,7 @@
 use super::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
 use herald::context::Context;
@@ -68,16 +68,26 @@ async fn authenticate(context: Option<web::Data<Context>>, header: Option<String
     Ok(Caller { org_id: row.org_id, app_id: row.app_id, token_id: id })
 }
 
+/// Authenticates the request's bearer token (for middleware that must know the caller before the
+/// handler runs; it leaves the [`Caller`] in the request's extensions for the handler).
+pub fn authenticate_request(req: &HttpRequest) -> impl Future<Output = Result<Caller, ApiError>> + 'static {
+    let context = req.app_data::<web::Data<Context>>().cloned();
+    let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Run on its own task: when another extractor fails first, this future is dropped, and a
+    // database call abandoned halfway would leave its pooled connection unusable.
+    let task = actix_web::rt::spawn(authenticate(context, header));
+    async move { task.await.map_err(|e| ApiError::Internal(format!("authentication task: {e}")))? }
+}
+
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let context = req.app_data::<web::Data<Context>>().cloned();
-        let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        // Run on its own task: when another extractor fails first, this future is dropped, and a
-        // database call abandoned halfway would leave its pooled connection unusable.
-        let task = actix_web::rt::spawn(authenticate(context, header));
-        Box::pin(async move { task.await.map_err(|e| ApiError::Internal(format!("authentication task: {e}")))? })
+        // Authenticated already by a middleware (idempotency).
+        if let Some(caller) = req.extensions().get::<Caller>().cloned() {
+            return Box::pin(async move { Ok(caller) });
+        }
+        Box::pin(authenticate_request(req))
     }
 }

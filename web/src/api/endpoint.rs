@@ -592,7 +592,7 @@ async fn send_example(
         // Marked dispatched: the example goes to this endpoint only, never through fan-out.
         dispatched_at: Some(at),
     };
-    herald::db::message::insert_message(&context.db, &row).await?;
+    herald::db::message::insert_message(&context.db, &row, None).await?;
     herald::db::delivery::schedule_manual(&context.db, &row.id, &endpoint.id, &endpoint.app_id, at).await?;
     Ok(HttpResponse::Ok().json(super::message::MessageOut::new(row, true)))
 }

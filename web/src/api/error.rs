@@ -72,6 +72,9 @@ impl From<DbError> for ApiError {
             DbError::UnstorableValue(_) => {
                 ApiError::field(&["body"], "text values may not contain NUL (\\u0000) characters")
             }
+            DbError::KeyTakenOver => ApiError::Conflict(
+                "This request's Idempotency-Key was taken over by a retry of it; retry to get its answer".into(),
+            ),
             DbError::Pool(e) => ApiError::Unavailable(e),
             DbError::Timeout(d) => ApiError::Unavailable(format!("no answer within {d:?}")),
             other => ApiError::Internal(other.to_string()),

@@ -1,39 +1,58 @@
 //! `Idempotency-Key` on every POST: a repeat with the same key and token gets the first
 //! response (status and body) for 12 hours, and concurrent duplicates do the work once.
+//!
+//! The caller is authenticated before anything is stored: a request without a valid token writes
+//! nothing. The first request claims the key for a short lease it renews while it runs; a
+//! duplicate waits for it and replays its response. A claim whose request died (its process was
+//! killed) lapses within [`LEASE`], and exactly one waiting retry takes it over. Handlers whose
+//! work must happen once per key (message creation) store the key's response in the same
+//! transaction as their work and mark the response [`KeyCompleted`]: then a crash at any instant
+//! leaves either both or neither.
 
+use super::auth::{Caller, authenticate_request};
 use super::error::ApiError;
 use super::page::now;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
-use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, HeaderName, HeaderValue};
+use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError, web};
+use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use herald::context::Context;
 use herald::db::Database;
-use herald::db::idempotency::{Claim, DONE, IdempotencyRow, claim, complete, release};
-use std::time::Duration;
+use herald::db::idempotency::{
+    Claim, DONE, IN_PROGRESS, IdempotencyRow, KeyClaim, StoredResponse, claim, complete, release, renew, take_over,
+};
+use herald::model::ids::new_id;
+use std::time::{Duration, Instant};
 
 /// How long a key is remembered.
 const KEEP: chrono::Duration = chrono::Duration::hours(12);
-/// A claim older than this that never completed belongs to a request that died; take it over.
-const ABANDONED: chrono::Duration = chrono::Duration::seconds(60);
+/// How long a claim lasts unless renewed: the longest a retry waits behind a request that died.
+const LEASE: Duration = Duration::from_secs(3);
+/// How often a running request renews its claim.
+const RENEW: Duration = Duration::from_secs(1);
 /// How often a duplicate checks whether the first request has finished.
 const POLL: Duration = Duration::from_millis(25);
+/// Longest a duplicate waits for a request that is still running before answering 409.
+const MAX_WAIT: Duration = Duration::from_secs(30);
 /// Longest a key may be: Svix's limit.
 const MAX_KEY: usize = 256;
 
-fn key_hash(credentials: &str, path: &str, key: &str) -> String {
-    herald::token::hash_secret(&format!("{credentials}\n{path}\n{key}"))
+/// Put in a response's extensions by a handler that stored the key's response itself, in the
+/// transaction of its work.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyCompleted;
+
+fn key_hash(token_id: &str, path: &str, key: &str) -> String {
+    herald::token::hash_secret(&format!("{token_id}\n{path}\n{key}"))
 }
 
-/// The claim, run on its own task so that a dropped request cannot cut a database call short.
-async fn claim_key(db: &Database, row: IdempotencyRow) -> Result<Claim, ApiError> {
-    let db = db.clone();
-    actix_web::rt::spawn(async move { claim(&db, &row).await })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?
-        .map_err(ApiError::from)
+/// Runs a database call on its own task, so that a dropped request cannot cut it short.
+async fn detached<T: Send + 'static>(
+    call: impl Future<Output = Result<T, herald::db::DbError>> + Send + 'static,
+) -> Result<T, ApiError> {
+    actix_web::rt::spawn(call).await.map_err(|e| ApiError::Internal(e.to_string()))?.map_err(ApiError::from)
 }
 
 fn replay(row: &IdempotencyRow) -> HttpResponse {
@@ -44,16 +63,87 @@ fn replay(row: &IdempotencyRow) -> HttpResponse {
     response.body(row.response_body.clone().unwrap_or_default())
 }
 
+/// A new claim of `held` for the caller's organisation, made at `at`.
+fn claim_row(held: &KeyClaim, org_id: &str, at: chrono::NaiveDateTime) -> IdempotencyRow {
+    IdempotencyRow {
+        key_hash: held.key_hash.clone(),
+        org_id: org_id.to_owned(),
+        state: IN_PROGRESS,
+        response_status: None,
+        response_body: None,
+        response_headers: None,
+        created_at: at,
+        expires_at: at + KEEP,
+        claim_id: held.claim_id.clone(),
+        lease_until: at + chrono::Duration::from_std(LEASE).unwrap_or_default(),
+    }
+}
+
+/// What a request with a key does: the work (the key is ours now), or answer with a stored
+/// response or an error.
+enum Turn {
+    Work,
+    Answer(HttpResponse),
+}
+
+/// Claims the key, waiting for a running duplicate to finish and taking over a lapsed claim.
+async fn take_turn(db: &Database, held: &KeyClaim, org_id: &str) -> Result<Turn, ApiError> {
+    let waited = Instant::now();
+    loop {
+        let at = now();
+        let row = claim_row(held, org_id, at);
+        let found = match detached({
+            let (db, row) = (db.clone(), row.clone());
+            async move { claim(&db, &row).await }
+        })
+        .await?
+        {
+            Claim::Claimed => return Ok(Turn::Work),
+            Claim::Existing(found) => found,
+        };
+        let lapsed = found.expires_at <= at || (found.state != DONE && found.lease_until < at);
+        if lapsed {
+            let db = db.clone();
+            if detached(async move { take_over(&db, &found, &row).await }).await? {
+                return Ok(Turn::Work);
+            }
+            continue; // another retry took it first: look again
+        }
+        if found.state == DONE {
+            return Ok(Turn::Answer(replay(&found)));
+        }
+        if waited.elapsed() > MAX_WAIT {
+            let detail = "A request with this Idempotency-Key is still being processed; retry later";
+            return Ok(Turn::Answer(ApiError::Conflict(detail.into()).error_response()));
+        }
+        actix_web::rt::time::sleep(POLL).await;
+    }
+}
+
+/// Runs `work`, renewing the claim `held` every [`RENEW`] while it runs.
+async fn renewing<T>(db: &Database, held: &KeyClaim, work: impl Future<Output = T>) -> T {
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            () = actix_web::rt::time::sleep(RENEW) => {
+                let lease_until = now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
+                if let Err(e) = renew(db, held, lease_until).await {
+                    slog_scope::warn!("renewing an idempotency key's claim failed"; "error" => e.to_string());
+                }
+            }
+        }
+    }
+}
+
 /// Middleware body (with `actix_web::middleware::from_fn`).
 pub async fn idempotency(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let key = req.headers().get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let credentials = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let context = req.app_data::<web::Data<Context>>().cloned();
-    let (Some(key), Some(credentials), Some(context), true) = (key, credentials, context, req.method() == Method::POST)
-    else {
+    let (Some(key), Some(context), true) = (key, context, req.method() == Method::POST) else {
         return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
     };
     if key.is_empty() || key.len() > MAX_KEY {
@@ -63,62 +153,51 @@ pub async fn idempotency(
         );
         return Ok(req.into_response(error.error_response()));
     }
-    let hash = key_hash(&credentials, req.path(), &key);
-    let scope =
-        herald::token::parse(credentials.trim_start_matches("Bearer ").trim()).map(|(id, _)| id).unwrap_or_default();
-    loop {
-        let at = now();
-        let row = IdempotencyRow {
-            key_hash: hash.clone(),
-            org_id: scope.clone(),
-            state: 0,
-            response_status: None,
-            response_body: None,
-            response_headers: None,
-            created_at: at,
-            expires_at: at + KEEP,
-        };
-        match claim_key(&context.db, row).await {
-            Err(error) => return Ok(req.into_response(error.error_response())),
-            Ok(Claim::Existing(found))
-                if found.expires_at <= at || (found.state != DONE && found.created_at < at - ABANDONED) =>
-            {
-                release(&context.db, &hash).await.map_err(ApiError::from)?;
+    // Who is asking comes first: a request without a valid token stores nothing.
+    let caller: Caller = match authenticate_request(req.request()).await {
+        Ok(caller) => caller,
+        Err(error) => return Ok(req.into_response(error.error_response())),
+    };
+    let held = KeyClaim { key_hash: key_hash(&caller.token_id, req.path(), &key), claim_id: new_id("claim") };
+    match take_turn(&context.db, &held, &caller.org_id).await {
+        Err(error) => return Ok(req.into_response(error.error_response())),
+        Ok(Turn::Answer(response)) => return Ok(req.into_response(response)),
+        Ok(Turn::Work) => {}
+    }
+    req.extensions_mut().insert(caller);
+    req.extensions_mut().insert(held.clone());
+    let response = renewing(&context.db, &held, next.call(req)).await?;
+    let status = response.status();
+    let completed = response.response().extensions().get::<KeyCompleted>().is_some();
+    let content_type =
+        response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_owned();
+    let (request, response) = response.into_parts();
+    let bytes = actix_web::body::to_bytes(response.into_body())
+        .await
+        .map_err(|_| ApiError::Internal("response body".into()))?;
+    // A failure on Herald's side is not an answer to remember: let a retry do the work. Stored on
+    // a task of its own, so a client hanging up cannot cut it short.
+    if !completed {
+        let (db, text) = (context.db.clone(), String::from_utf8_lossy(&bytes).into_owned());
+        let content_type = content_type.clone();
+        let stored = detached(async move {
+            if status.is_server_error() {
+                return release(&db, &held).await;
             }
-            Ok(Claim::Existing(found)) if found.state == DONE => return Ok(req.into_response(replay(&found))),
-            // Claimed by a request still running (or just released): look again shortly.
-            Ok(Claim::Existing(_)) => actix_web::rt::time::sleep(POLL).await,
-            Ok(Claim::Claimed) => {
-                let response = next.call(req).await?;
-                let status = response.status();
-                let content_type = response
-                    .headers()
-                    .get(CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("application/json")
-                    .to_owned();
-                let (request, response) = response.into_parts();
-                let bytes = actix_web::body::to_bytes(response.into_body())
-                    .await
-                    .map_err(|_| ApiError::Internal("response body".into()))?;
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                // A failure on Herald's side is not an answer to remember: let a retry do the work.
-                let stored = if status.is_server_error() {
-                    release(&context.db, &hash).await
-                } else {
-                    complete(&context.db, &hash, i32::from(status.as_u16()), &text, &content_type).await
-                };
-                if let Err(e) = stored {
-                    slog_scope::warn!("idempotency key not stored"; "error" => e.to_string());
-                }
-                let mut rebuilt = HttpResponse::build(status);
-                rebuilt.insert_header((CONTENT_TYPE, content_type));
-                let mut rebuilt = rebuilt.body(bytes);
-                if let Ok(value) = HeaderValue::from_str("false") {
-                    rebuilt.headers_mut().insert(HeaderName::from_static("idempotent-replayed"), value);
-                }
-                return Ok(ServiceResponse::new(request, rebuilt));
-            }
+            let response =
+                StoredResponse { status: i32::from(status.as_u16()), body: &text, content_type: &content_type };
+            complete(&db, &held, response).await.map(|_| ())
+        })
+        .await;
+        if let Err(e) = stored {
+            slog_scope::warn!("idempotency key not stored"; "error" => e.to_string());
         }
     }
+    let mut rebuilt = HttpResponse::build(status);
+    rebuilt.insert_header((CONTENT_TYPE, content_type));
+    let mut rebuilt = rebuilt.body(bytes);
+    if let Ok(value) = HeaderValue::from_str("false") {
+        rebuilt.headers_mut().insert(HeaderName::from_static("idempotent-replayed"), value);
+    }
+    Ok(ServiceResponse::new(request, rebuilt))
 }

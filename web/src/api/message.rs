@@ -5,10 +5,12 @@ use super::application::{ApplicationIn, create_or_find_app, visible_app};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Checks, valid_name};
+use super::idempotency::KeyCompleted;
 use super::page::{ListOut, ListQuery, now, timestamp};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
 use herald::context::Context;
+use herald::db::idempotency::{KeyClaim, StoredResponse};
 use herald::db::message::{
     MessageFilter, MessageRow, expunge_payload, find_message, insert_message, insert_message_for_app, list_messages,
 };
@@ -117,6 +119,7 @@ async fn create(
     caller: Caller,
     path: web::Path<String>,
     query: web::Query<ContentQuery>,
+    key: Option<web::ReqData<KeyClaim>>,
     body: web::Json<MessageIn>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -136,23 +139,28 @@ async fn create(
         expires_at: Some(at + chrono::Duration::days(retention)),
         dispatched_at: None,
     };
-    let with_content = query.with_content.unwrap_or(true);
+    // The answer is made before the insert: with an Idempotency-Key it is stored in the same
+    // transaction as the message, so a key yields one message whatever crashes when.
+    let answer = serde_json::to_string(&MessageOut::new(row.clone(), query.with_content.unwrap_or(true)))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let stored = StoredResponse { status: 202, body: &answer, content_type: "application/json" };
+    let keyed = key.as_deref().map(|held| (held, stored));
     if let Some(app_in) = &body.application {
         // Svix creates the application in the same call when it is given and missing.
         row.app_id = create_or_find_app(&context, &caller, &path, app_in).await?.id;
-    } else {
+        insert_message(&context.db, &row, keyed).await?;
+    } else if !insert_message_for_app(&context.db, &caller.org_id, &path, caller.app_id.as_deref(), &row, keyed).await?
+    {
         // The hot path: the application lookup and the insert are one statement.
-        let inserted =
-            insert_message_for_app(&context.db, &caller.org_id, &path, caller.app_id.as_deref(), &row).await?;
-        if !inserted {
-            return Err(ApiError::NotFound);
-        }
-        announce(&context, &row.id);
-        return Ok(HttpResponse::Accepted().json(MessageOut::new(row, with_content)));
+        return Err(ApiError::NotFound);
     }
-    insert_message(&context.db, &row).await?;
     announce(&context, &row.id);
-    Ok(HttpResponse::Accepted().json(MessageOut::new(row, with_content)))
+    let completed = keyed.is_some();
+    let mut response = HttpResponse::Accepted().content_type("application/json").body(answer);
+    if completed {
+        response.extensions_mut().insert(KeyCompleted);
+    }
+    Ok(response)
 }
 
 /// Tells the workers: through Postgres notifications without a broker (coalesced), or through

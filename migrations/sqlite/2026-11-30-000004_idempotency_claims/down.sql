@@ -1,0 +1,2 @@
+ALTER TABLE idempotency_key DROP COLUMN lease_until;
+ALTER TABLE idempotency_key DROP COLUMN claim_id;
