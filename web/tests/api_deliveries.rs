@@ -104,3 +104,88 @@ async fn app_portal_tokens_see_one_application_and_logout_revokes() {
         assert_eq!(org.get("/app/mine").await.0, 200, "other tokens are unaffected");
     }
 }
+
+/// Asks for portal access to `mine` with forged proxy headers; returns the link handed out.
+async fn portal_link(herald: &Herald) -> String {
+    let token = herald.token("org-a");
+    let response = testkit::http()
+        .post(format!("http://{}/api/v1/auth/app-portal-access/mine", herald.address))
+        .bearer_auth(token)
+        .header("x-forwarded-host", "attacker.example")
+        .header("x-forwarded-proto", "javascript")
+        .header("forwarded", "host=attacker.example;proto=javascript")
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.expect("json");
+    body["url"].as_str().expect("url").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn portal_links_come_from_the_listening_address_never_from_request_headers() {
+    let Some(herald) = Herald::start(testkit::Backend::Sqlite).await else { return };
+    herald.client("org-a").post("/app", &json!({"name": "Mine", "uid": "mine"})).await;
+    let url = portal_link(&herald).await;
+    assert!(url.starts_with(&format!("http://{}/api/v1/app/app_", herald.address)), "{url}");
+    assert!(!url.contains("attacker"), "{url}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn portal_links_come_from_the_configured_public_url() {
+    let env = [("HERALD_SERVE_PUBLIC_URL", "https://hooks.example.com/herald/")];
+    let Some(herald) = Herald::start_with(testkit::Backend::Sqlite, &env).await else { return };
+    herald.client("org-a").post("/app", &json!({"name": "Mine", "uid": "mine"})).await;
+    let url = portal_link(&herald).await;
+    assert!(url.starts_with("https://hooks.example.com/herald/api/v1/app/app_"), "{url}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn portal_tokens_cannot_change_or_delete_their_application() {
+    for backend in backends() {
+        let Some(herald) = Herald::start(backend).await else { continue };
+        let name = backend.name();
+        let org = herald.client("org-a");
+        org.post("/app", &json!({"name": "Mine", "uid": "mine"})).await;
+        let (_, access) = org.post("/auth/app-portal-access/mine", &json!({})).await;
+        let portal = Client::new(&herald.address, access["token"].as_str().expect("token"));
+        assert_eq!(portal.patch("/app/mine", &json!({"name": "Taken", "uid": "taken"})).await.0, 403, "{name}");
+        assert_eq!(portal.put("/app/mine", &json!({"name": "Taken"})).await.0, 403, "{name}");
+        assert_eq!(portal.delete("/app/mine").await.0, 403, "{name}");
+        let (status, app) = org.get("/app/mine").await;
+        assert_eq!((status, &app["name"]), (200, &json!("Mine")), "{name}: unchanged");
+        assert_eq!(portal.post("/app/mine/endpoint", &json!({"url": "https://e.com"})).await.0, 201, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_optional_bodies_are_refused_and_change_nothing() {
+    for backend in backends() {
+        let Some(herald) = Herald::start(backend).await else { continue };
+        let name = backend.name();
+        let org = herald.client("org-a");
+        org.post("/app", &json!({"name": "Mine", "uid": "mine"})).await;
+        org.post("/app/mine/endpoint", &json!({"url": "https://e.com", "uid": "ep"})).await;
+        let tokens = herald.db.count_rows("api_token").await;
+        for body in [r#"{"expiry": -5}"#, r#"{"expiry": "60"}"#, r#"{"expiry": 60.5}"#, r#"{"expiry": "#, "[]"] {
+            let (status, error) = org.raw("POST", "/auth/app-portal-access/mine", "application/json", body).await;
+            assert!(matches!(status, 400 | 422), "{name}: {body} answered {status} {error}");
+            assert!(error["code"].is_string() || error["detail"].is_array(), "{name}: an error body: {error}");
+        }
+        assert_eq!(herald.db.count_rows("api_token").await, tokens, "{name}: no token made");
+        let (status, _) = org.raw("POST", "/auth/app-portal-access/mine", "application/json", "").await;
+        assert_eq!(status, 200, "{name}: no body at all is fine");
+
+        let (_, before) = org.get("/app/mine/endpoint/ep/secret").await;
+        for body in [r#"{"gracePeriodSeconds": "0"}"#, r#"{"gracePeriodSeconds": -1}"#, r#"{"key": 5}"#, "{"] {
+            let (status, error) =
+                org.raw("POST", "/app/mine/endpoint/ep/secret/rotate", "application/json", body).await;
+            assert!(matches!(status, 400 | 422), "{name}: {body} answered {status} {error}");
+        }
+        assert_eq!(org.get("/app/mine/endpoint/ep/secret").await.1, before, "{name}: the secret is unchanged");
+        let (status, _) = org.raw("POST", "/app/mine/endpoint/ep/secret/rotate", "application/json", "").await;
+        assert_eq!(status, 200, "{name}: no body rotates with a new secret");
+        assert_ne!(org.get("/app/mine/endpoint/ep/secret").await.1, before, "{name}");
+    }
+}

@@ -104,6 +104,8 @@ pub struct Serve {
     pub port: u16,
     /// HTTP worker threads, 0 for one per core.
     pub workers: usize,
+    /// The base URL links handed out are built from; empty for the listening address.
+    pub public_url: String,
     /// Graceful shutdown.
     pub shutdown: Shutdown,
     /// HTTPS.

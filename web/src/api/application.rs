@@ -190,6 +190,8 @@ async fn update(
     path: web::Path<String>,
     body: web::Json<ApplicationIn>,
 ) -> Result<HttpResponse, ApiError> {
+    // An application belongs to the sender: a portal token manages its endpoints, not its app.
+    caller.require_org()?;
     let body = body.into_inner();
     check_fields(Some(&body.name), body.uid.as_deref(), body.throttle_rate)?;
     match find_application(&context.db, &caller.org_id, &path).await? {
@@ -205,7 +207,6 @@ async fn update(
         Some(_) => Err(ApiError::NotFound),
         None => {
             // PUT on a missing application creates it, addressed by the path as its uid.
-            caller.require_org()?;
             if is_id(&path, prefix::APPLICATION) {
                 return Err(ApiError::NotFound);
             }
@@ -225,6 +226,7 @@ async fn patch(
     path: web::Path<String>,
     body: web::Json<ApplicationPatch>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_org()?;
     let body = body.into_inner();
     let uid = body.uid.clone().flatten();
     let throttle = body.throttle_rate.flatten();
@@ -252,6 +254,7 @@ async fn delete(
     caller: Caller,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_org()?;
     let row = visible_app(&context, &caller, &path).await?;
     delete_application(&context.db, &caller.org_id, &row.id).await?;
     Ok(HttpResponse::NoContent().finish())

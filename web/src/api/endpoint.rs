@@ -5,7 +5,7 @@
 use super::application::visible_app;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::{Checks, present, valid_name};
+use super::extract::{Checks, OptionalJson, present, valid_name};
 use super::page::{ListOut, ListQuery, now, timestamp};
 use actix_web::{HttpResponse, web};
 use herald::context::Context;
@@ -401,9 +401,9 @@ async fn rotate_secret(
     context: web::Data<Context>,
     caller: Caller,
     path: web::Path<(String, String)>,
-    body: Option<web::Json<RotateIn>>,
+    body: OptionalJson<RotateIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.map(web::Json::into_inner).unwrap_or(RotateIn { key: None, grace_period_seconds: None });
+    let body = body.0.unwrap_or(RotateIn { key: None, grace_period_seconds: None });
     let grace = body.grace_period_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
     Checks::default()
         .check(

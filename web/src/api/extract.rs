@@ -28,6 +28,30 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
     })
 }
 
+/// A JSON body that may be left out altogether (no body, as Svix allows on some POSTs): a body
+/// that is there is read like any other, so a malformed or mistyped one is a 400 or 422, never
+/// silently taken for an absent one (which `Option<Json<T>>` does).
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for OptionalJson<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
+        let length = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::trim);
+        let absent = match length {
+            Some(length) => length == "0",
+            None => !req.headers().contains_key(TRANSFER_ENCODING),
+        };
+        if absent {
+            return Box::pin(async { Ok(OptionalJson(None)) });
+        }
+        let body = web::Json::<T>::from_request(req, payload);
+        Box::pin(async move { body.await.map(|json| OptionalJson(Some(json.into_inner()))) })
+    }
+}
+
 /// The query string reader: wrong types get 422.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|error, _req| {

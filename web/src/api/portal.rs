@@ -4,6 +4,7 @@
 use super::application::{ApplicationIn, create_or_find_app, visible_app};
 use super::auth::Caller;
 use super::error::ApiError;
+use super::extract::OptionalJson;
 use super::page::now;
 use actix_web::{HttpRequest, HttpResponse, web};
 use herald::context::Context;
@@ -11,6 +12,7 @@ use herald::db::token::{TokenRow, insert_token, revoke_token};
 use herald::token;
 use serde::Deserialize;
 use serde_json::json;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -34,10 +36,10 @@ async fn portal_access(
     context: web::Data<Context>,
     caller: Caller,
     path: web::Path<String>,
-    body: Option<web::Json<PortalAccessIn>>,
+    body: OptionalJson<PortalAccessIn>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_org()?;
-    let body = body.map(web::Json::into_inner).unwrap_or(PortalAccessIn { application: None, expiry: None });
+    let body = body.0.unwrap_or(PortalAccessIn { application: None, expiry: None });
     let expiry = body.expiry.unwrap_or(DEFAULT_EXPIRY_SECONDS);
     if !(1..=DEFAULT_EXPIRY_SECONDS).contains(&expiry) {
         return Err(ApiError::field(&["body", "expiry"], "must be 1 to 604800 seconds"));
@@ -61,9 +63,25 @@ async fn portal_access(
     };
     insert_token(&context.db, &row).await?;
     // Herald serves no portal UI: the URL points the token at this server's API for the app.
-    let info = req.connection_info();
-    let url = format!("{}://{}/api/v1/app/{}#token={}", info.scheme(), info.host(), app.id, new.token);
+    let base = context.config.with(|c| c.serve.public_url.clone());
+    let url = format!("{}/api/v1/app/{}#token={}", public_base(&req, &base), app.id, new.token);
     Ok(HttpResponse::Ok().json(json!({ "token": new.token, "url": url })))
+}
+
+/// The base of the links Herald hands out: `serve.public_url` when set, else the address this
+/// server listens on. Never a request header (Host, X-Forwarded-*): a client could make Herald
+/// hand out a link to anywhere.
+fn public_base(req: &HttpRequest, configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.trim_end_matches('/').to_owned();
+    }
+    let config = req.app_config();
+    let mut address = config.local_addr();
+    if address.ip().is_unspecified() {
+        // Listening on every interface: the one address sure to reach it is loopback.
+        address.set_ip(if address.is_ipv4() { Ipv4Addr::LOCALHOST.into() } else { Ipv6Addr::LOCALHOST.into() });
+    }
+    format!("{}://{address}", if config.secure() { "https" } else { "http" })
 }
 
 async fn logout(context: web::Data<Context>, caller: Caller) -> Result<HttpResponse, ApiError> {
