@@ -2,7 +2,7 @@
 //! any port or connection is opened), then start logging.
 
 use crate::config::{self, ConfigHandle, ConfigSources, EXIT_CONFIG, Process};
-use crate::logging::{self, LogGuard, Output};
+use crate::logging::{self, Output};
 use slog::Logger;
 
 /// What a process has once its config is valid and logging runs.
@@ -13,8 +13,6 @@ pub struct Booted {
     pub sources: ConfigSources,
     /// The root logger.
     pub log: Logger,
-    /// Keeps the global logger installed.
-    pub log_guard: LogGuard,
 }
 
 /// Loads the config from `sources`; on any problem prints them all and exits with status 78.
@@ -32,6 +30,6 @@ pub fn load_or_exit(process: Process, sources: &ConfigSources) -> config::Loaded
 pub fn boot(process: Process, sources: ConfigSources, output: Output) -> Booted {
     let loaded = load_or_exit(process, &sources);
     let config = ConfigHandle::new(loaded);
-    let (log, log_guard) = logging::init(process, config.clone(), output);
-    Booted { config, sources, log, log_guard }
+    let log = logging::init(process, config.clone(), output);
+    Booted { config, sources, log }
 }

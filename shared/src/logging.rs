@@ -3,7 +3,7 @@
 //! once. Crates that log through `log` (actix-web, pools, lapin) are bridged into the same stream.
 
 use crate::config::{ConfigHandle, LogFormat, LogLevel, Process};
-use slog::{Drain, Logger, Never, OwnedKVList, PushFnValue, PushFnValueSerializer, Record, o};
+use slog::{Drain, Logger, Never, OwnedKVList, PushFnValue, PushFnValueSerializer, Record, RecordStatic, o};
 use std::io::{self, Write};
 use std::sync::Mutex;
 
@@ -54,16 +54,22 @@ fn slog_level(level: LogLevel) -> slog::Level {
     }
 }
 
-impl Drain for LiveDrain {
-    type Ok = ();
-    type Err = Never;
+/// The level a record is written at. The HTTP server logs a request it cannot parse (a bad
+/// header, a malformed chunk) as an error; that is the client's fault, not Herald's, and anyone
+/// who can reach the port could fill the error log with it: such records are written at debug.
+fn effective_level(record: &Record<'_>) -> slog::Level {
+    let from_http_server = record.tag().starts_with("actix_http::h1") || record.module().starts_with("actix_http::h1");
+    if from_http_server && record.level().is_at_least(slog::Level::Warning) {
+        slog::Level::Debug
+    } else {
+        record.level()
+    }
+}
 
-    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), Never> {
-        let (level, format) = self.config.with(|c| (c.log.level, c.log.format));
-        if !record.level().is_at_least(slog_level(level)) {
-            return Ok(());
-        }
-        // A log line that cannot be written (closed stdout) must not take the process down.
+impl LiveDrain {
+    /// Writes one record whole; a line that cannot be written (closed stdout) must not take the
+    /// process down.
+    fn write(&self, format: LogFormat, record: &Record<'_>, values: &OwnedKVList) {
         match format {
             LogFormat::Json => {
                 if let Ok(drain) = self.json.lock() {
@@ -76,6 +82,25 @@ impl Drain for LiveDrain {
                 }
             }
         }
+    }
+}
+
+impl Drain for LiveDrain {
+    type Ok = ();
+    type Err = Never;
+
+    fn log(&self, record: &Record<'_>, values: &OwnedKVList) -> Result<(), Never> {
+        let (level, format) = self.config.with(|c| (c.log.level, c.log.format));
+        let effective = effective_level(record);
+        if !effective.is_at_least(slog_level(level)) {
+            return Ok(());
+        }
+        if effective != record.level() {
+            let demoted = RecordStatic { location: record.location(), tag: record.tag(), level: effective };
+            self.write(format, &Record::new(&demoted, record.msg(), record.kv()), values);
+        } else {
+            self.write(format, record, values);
+        }
         Ok(())
     }
 
@@ -84,13 +109,9 @@ impl Drain for LiveDrain {
     }
 }
 
-/// Keeps the global logger (used by the `log` bridge) installed; hold it until exit.
-pub struct LogGuard {
-    _scope: slog_scope::GlobalLoggerGuard,
-}
-
-/// Builds the process's root logger, installs it globally and bridges the `log` crate into it.
-pub fn init(process: Process, config: ConfigHandle, output: Output) -> (Logger, LogGuard) {
+/// Builds the process's root logger, installs it globally for the life of the process and bridges
+/// the `log` crate into it.
+pub fn init(process: Process, config: ConfigHandle, output: Output) -> Logger {
     let drain = LiveDrain {
         json: Mutex::new(slog_json::Json::new(output).add_default_keys().build()),
         text: Mutex::new(slog_term::FullFormat::new(slog_term::PlainSyncDecorator::new(output)).build()),
@@ -106,12 +127,14 @@ pub fn init(process: Process, config: ConfigHandle, output: Output) -> (Logger, 
             }),
         ),
     );
-    let scope = slog_scope::set_global_logger(log.clone());
+    // Never unset: threads of the HTTP server's arbiters can still log (through the `log` bridge)
+    // after main has dropped its guard, and slog-scope panics when no logger is set.
+    slog_scope::set_global_logger(log.clone()).cancel_reset();
     // The bridge forwards everything; `sync_log_crate_level` keeps `log`'s own filter in step so
     // filtered-out records from other crates are not even formatted.
     let _ = slog_stdlog::init_with_level(log::Level::Trace);
     config.with(sync_log_crate_level);
-    (log, LogGuard { _scope: scope })
+    log
 }
 
 /// Applies the configured level to records coming through the `log` crate.

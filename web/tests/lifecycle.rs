@@ -250,3 +250,59 @@ async fn text_format_is_for_humans() {
     assert!(serde_json::from_str::<Value>(&line).is_err(), "text, not JSON: {line}");
     assert!(line.contains("INFO") && line.contains("process: web"), "{line}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn malformed_http_requests_are_not_logged_as_warnings_or_errors() {
+    let Some(db) = TestDb::create(Backend::Sqlite).await else { return };
+    assert!(run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &db.url)]).status.success());
+    let web = start_web(&db.url, &[]);
+    let address = web.address().await;
+    let garbage: [&[u8]; 4] = [
+        b"GARBAGE\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+        b"GET /\x01 HTTP/1.1\r\n\r\n",
+        b"POST /api/v1/app HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n\r\n",
+    ];
+    for _ in 0..5 {
+        for request in garbage {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
+            stream.write_all(request).await.expect("send");
+            let mut answer = Vec::new();
+            let _ = tokio::time::timeout(Duration::from_secs(2), stream.read_to_end(&mut answer)).await;
+            assert!(answer.starts_with(b"HTTP/1.1 4"), "a 4xx: {}", String::from_utf8_lossy(&answer));
+        }
+    }
+    // Something well-formed after them, so every record of the garbage has been written.
+    assert_eq!(get_json(&address, "/health/alive").await.expect("alive").0, 200);
+    let loud: Vec<_> = web.lines().into_iter().filter(|l| l.contains("\"ERRO\"") || l.contains("\"WARN\"")).collect();
+    assert!(loud.is_empty(), "a client made web log warnings or errors: {loud:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn nothing_panics_after_a_graceful_stop() {
+    let Some(db) = TestDb::create(Backend::Sqlite).await else { return };
+    // The panic came about one stop in ten: an HTTP worker logging after main had unset the
+    // global logger.
+    for round in 0..20 {
+        let mut web = start_web(&db.url, &[("HERALD_SERVE_WORKERS", "8")]);
+        let address = web.address().await;
+        // Idle keep-alive connections spread over the HTTP workers: each worker that holds one
+        // logs while it shuts down, racing main's exit.
+        let mut idle = Vec::new();
+        for _ in 0..16 {
+            let mut stream = tokio::net::TcpStream::connect(&address).await.expect("connect");
+            stream.write_all(b"GET /health/alive HTTP/1.1\r\nHost: x\r\n\r\n").await.expect("send");
+            let mut buffer = [0u8; 512];
+            let _ = stream.read(&mut buffer).await;
+            idle.push(stream);
+        }
+        web.signal("TERM");
+        let exit = web.wait_exit(LONG).await.expect("web exits");
+        assert_eq!(exit.code(), Some(0), "round {round}");
+        let stderr = web.stderr_lines();
+        assert!(
+            stderr.iter().all(|l| !l.contains("panicked") && !l.contains("No logger set")),
+            "round {round}: {stderr:?}"
+        );
+    }
+}

@@ -72,3 +72,19 @@ async fn web_metrics_count_requests_by_route_and_parse_with_prometheus_client() 
     let open = value(&samples, "herald_db_connections", &json!({})).expect("pool gauge");
     assert!(open >= 1.0, "the API's requests opened connections: {text}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn made_up_http_methods_share_one_metric_label() {
+    let Some(herald) = Herald::start(Backend::Sqlite).await else { return };
+    let http = testkit::http();
+    for i in 0..200 {
+        let method = reqwest::Method::from_bytes(format!("MADEUP{i}").as_bytes()).expect("method");
+        let _ = http.request(method, format!("http://{}/api/v1/app", herald.address)).send().await;
+    }
+    let text = http.get(format!("http://{}/metrics", herald.address)).send().await.expect("metrics").text().await;
+    let text = text.expect("text");
+    assert!(!text.contains("MADEUP"), "client-chosen methods became label values");
+    let series = text.lines().filter(|l| l.starts_with("herald_http_requests_total{")).count();
+    assert!(series < 10, "{series} request series after 200 made-up methods:\n{text}");
+    assert!(text.contains("method=\"other\""), "{text}");
+}

@@ -24,6 +24,22 @@ fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| format!("{:032x}", rand::random::<u128>()))
 }
 
+/// The method as a metric label and log value: the standard ones by name, anything else (a
+/// client can send any token as a method) as `other`, so no client can mint new series.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// Middleware body (use with `actix_web::middleware::from_fn`): logs method, path, status,
 /// duration and request id, returns the id in `X-Request-Id`, and counts the request in
 /// `metrics` by route pattern.
@@ -35,12 +51,12 @@ pub async fn request_log(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let id = request_id(&req);
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let path = req.path().to_owned();
     let mut response = next.call(req).await?;
     let seconds = started.elapsed().as_secs_f64();
     let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
-    metrics.record_request(&method, &route, response.status().as_u16(), seconds);
+    metrics.record_request(method, &route, response.status().as_u16(), seconds);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
