@@ -111,3 +111,104 @@ async fn endpoints_on_every_backend() {
         assert_eq!(api.get("/app/app-b/endpoint").await.0, 404);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn urls_are_normalised_and_what_a_url_cannot_hold_is_refused_alike_on_every_backend() {
+    for backend in backends() {
+        let Some(herald) = Herald::start(backend).await else { continue };
+        let name = backend.name();
+        let api = herald.client("org-a");
+        api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+        for bad in [
+            "https://e.com/a\r\nX-Injected: 1",
+            " https://e.com/",
+            "https://e.com/ ",
+            "https://e.com/\ta",
+            "https://e .com/",
+            "https://e.com/a b",
+            "https://e.com/\u{0}",
+            "https://e.com/\u{a0}",
+        ] {
+            let (status, body) = api.post("/app/a/endpoint", &json!({ "url": bad })).await;
+            assert_eq!(status, 422, "{name}: {bad:?} → {body}");
+            assert_eq!(body["detail"][0]["loc"], json!(["body", "url"]), "{name}: {body}");
+        }
+        let (status, endpoint) =
+            api.post("/app/a/endpoint", &json!({"url": "HTTPS://Example.COM:443/a/../b?q=1", "uid": "ep"})).await;
+        assert_eq!(status, 201, "{name}: {endpoint}");
+        assert_eq!(endpoint["url"], "https://example.com/b?q=1", "{name}");
+        let (status, _) = api.patch("/app/a/endpoint/ep", &json!({"url": "https://e.com/\r\n"})).await;
+        assert_eq!(status, 422, "{name}: PATCH refuses it too");
+        let (status, _) = api.put("/app/a/endpoint/ep", &json!({"url": " https://e.com/"})).await;
+        assert_eq!(status, 422, "{name}: PUT refuses it too");
+        assert_eq!(api.get("/app/a/endpoint/ep").await.1["url"], "https://example.com/b?q=1", "{name}: unchanged");
+        let (_, list) = api.get("/app/a/endpoint").await;
+        assert_eq!(list["data"].as_array().map(Vec::len), Some(1), "{name}: nothing stored: {list}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hop_by_hop_and_encoding_headers_are_refused_as_custom_headers() {
+    let Some(herald) = Herald::start(testkit::Backend::Sqlite).await else { return };
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/app/a/endpoint", &json!({"url": "https://e.com/", "uid": "ep"})).await;
+    for header in ["TE", "Upgrade", "Expect", "Content-Encoding", "Proxy-Connection", "Keep-Alive", "Trailer"] {
+        let (status, body) = api.put("/app/a/endpoint/ep/headers", &json!({"headers": {header: "x"}})).await;
+        assert_eq!(status, 422, "{header}: {body}");
+        let (status, _) = api.patch("/app/a/endpoint/ep/headers", &json!({"headers": {header: "x"}})).await;
+        assert_eq!(status, 422, "{header}");
+    }
+    assert_eq!(api.get("/app/a/endpoint/ep/headers").await.1["headers"], json!({}));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_changes_to_an_endpoint_never_lose_one_another() {
+    const HEADERS: usize = 8;
+    const DESCRIPTIONS: usize = 8;
+    const ROTATIONS: usize = 4;
+    for backend in backends() {
+        let Some(herald) = Herald::start(backend).await else { continue };
+        let name = backend.name();
+        let api = herald.client("org-a");
+        api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+        let (_, created) = api.post("/app/a/endpoint", &json!({"url": "https://e.com/", "uid": "ep"})).await;
+        assert_eq!(created["version"], 1);
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..HEADERS {
+            let api = herald.client("org-a");
+            tasks.spawn(async move {
+                api.patch("/app/a/endpoint/ep/headers", &json!({"headers": {format!("X-H{i}"): "v"}})).await
+            });
+        }
+        for i in 0..DESCRIPTIONS {
+            let api = herald.client("org-a");
+            tasks.spawn(async move { api.patch("/app/a/endpoint/ep", &json!({"description": format!("d{i}")})).await });
+        }
+        for _ in 0..ROTATIONS {
+            let api = herald.client("org-a");
+            tasks.spawn(async move { api.post("/app/a/endpoint/ep/secret/rotate", &json!({})).await });
+        }
+        let api_disable = herald.client("org-a");
+        tasks.spawn(async move { api_disable.patch("/app/a/endpoint/ep", &json!({"disabled": true})).await });
+        let mut rotated = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            let (status, body) = done.expect("task");
+            assert!(matches!(status, 200 | 204), "{name}: {status} {body}");
+            if let Some(key) = body["key"].as_str() {
+                rotated.push(key.to_owned());
+            }
+        }
+        let (_, endpoint) = api.get("/app/a/endpoint/ep").await;
+        let changes = HEADERS + DESCRIPTIONS + ROTATIONS + 1;
+        assert_eq!(endpoint["version"], 1 + changes, "{name}: every change bumped the version once: {endpoint}");
+        assert_eq!(endpoint["disabled"], true, "{name}");
+        let description = endpoint["description"].as_str().unwrap_or_default();
+        assert!((0..DESCRIPTIONS).any(|i| description == format!("d{i}")), "{name}: {endpoint}");
+        let (_, headers) = api.get("/app/a/endpoint/ep/headers").await;
+        let kept = headers["headers"].as_object().map_or(0, |h| h.len());
+        assert_eq!(kept, HEADERS, "{name}: every header added concurrently is there: {headers}");
+        let (_, secret) = api.get("/app/a/endpoint/ep/secret").await;
+        assert!(rotated.iter().any(|k| secret["key"] == *k), "{name}: the secret is one a rotation handed out");
+    }
+}

@@ -8,7 +8,7 @@ use herald::ssrf;
 use hickory_resolver::TokioResolver;
 use hickory_resolver::config::ResolverConfig;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use slog::{Logger, warn};
+use slog::{Logger, info, warn};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -16,11 +16,16 @@ use std::sync::Arc;
 struct PolicyResolver {
     config: ConfigHandle,
     dns: Arc<TokioResolver>,
+    log: Logger,
 }
+
+/// What an attempt refused by the SSRF policy records: the tenant and its customers read attempts,
+/// so it says nothing of what names resolve to inside the operator's network (the log does).
+pub const REFUSED: &str = "refused by policy: the endpoint's address is not one deliveries may reach";
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let (config, dns) = (self.config.clone(), self.dns.clone());
+        let (config, dns, log) = (self.config.clone(), self.dns.clone(), self.log.clone());
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let found: Vec<SocketAddr> =
@@ -38,8 +43,8 @@ impl Resolve for PolicyResolver {
                 })
                 .collect();
             if usable.is_empty() {
-                let detail = format!("refused by the SSRF policy: {host} resolves only to {}", reasons.join(", "));
-                return Err(Box::new(std::io::Error::other(detail)) as Box<dyn std::error::Error + Send + Sync>);
+                info!(log, "delivery refused by the SSRF policy"; "host" => &host, "addresses" => reasons.join(", "));
+                return Err(Box::new(std::io::Error::other(REFUSED)) as Box<dyn std::error::Error + Send + Sync>);
             }
             Ok(Box::new(usable.into_iter()) as Addrs)
         })
@@ -86,19 +91,22 @@ pub fn build(config: &ConfigHandle, log: &Logger) -> Result<reqwest::Client, Str
         .tls_backend_preconfigured(tls(log)?)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION"), " (webhook delivery)"))
-        .dns_resolver(Arc::new(PolicyResolver { config: config.clone(), dns }))
+        .dns_resolver(Arc::new(PolicyResolver { config: config.clone(), dns, log: log.clone() }))
         .pool_idle_timeout(std::time::Duration::from_secs(30))
         .build()
         .map_err(|e| e.to_string())
 }
 
-/// Why a URL whose host is an IP address literal is refused (the resolver never sees those).
-pub fn literal_refusal(url: &reqwest::Url, config: &ConfigHandle) -> Option<String> {
+/// Whether a URL whose host is an IP address literal is refused (the resolver never sees those);
+/// the reason is logged for the operator.
+pub fn literal_refusal(url: &reqwest::Url, config: &ConfigHandle, log: &Logger) -> Option<&'static str> {
     let ip = match url.host()? {
         url::Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
         url::Host::Ipv6(ip) => std::net::IpAddr::V6(ip),
         url::Host::Domain(_) => return None,
     };
     let allowed = config.with(|c| c.delivery.allowed_cidrs.clone());
-    ssrf::refusal(ip, &allowed).map(|reason| format!("refused by the SSRF policy: {ip} is a {reason}"))
+    let reason = ssrf::refusal(ip, &allowed)?;
+    info!(log, "delivery refused by the SSRF policy"; "address" => ip.to_string(), "reason" => reason);
+    Some(REFUSED)
 }

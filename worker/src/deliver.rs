@@ -96,8 +96,8 @@ async fn attempt(
         Ok(url) => url,
         Err(e) => return fail(format!("invalid endpoint URL: {e}"), 0),
     };
-    if let Some(reason) = literal_refusal(&url, &context.config) {
-        return fail(reason, 0);
+    if let Some(reason) = literal_refusal(&url, &context.config, &context.log) {
+        return fail(reason.to_owned(), 0);
     }
     let config = context.config.get();
     let style = match config.delivery.header_style {

@@ -9,8 +9,8 @@ use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
 /// An endpoint as stored.
-#[derive(Debug, Clone, Queryable, Insertable, AsChangeset)]
-#[diesel(table_name = endpoint, treat_none_as_null = true)]
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = endpoint)]
 pub struct EndpointRow {
     /// `ep_…`
     pub id: String,
@@ -89,11 +89,52 @@ pub async fn enabled_endpoints(db: &Database, app_ids: &[&str]) -> Result<Vec<En
     Ok(with_conn!(db, c => query.load(c).await)?)
 }
 
-/// Saves every field of an existing endpoint.
-pub async fn update_endpoint(db: &Database, row: &EndpointRow) -> Result<(), DbError> {
-    let target = endpoint::table.filter(endpoint::id.eq(&row.id)).filter(endpoint::app_id.eq(&row.app_id));
-    with_conn!(db, c => diesel::update(target).set(row).execute(c).await)?;
-    Ok(())
+/// The columns one change of an endpoint sets; `None` leaves a column as it is (and, for a
+/// nullable column, `Some(None)` empties it). A request writes only what it changes, so it never
+/// writes back a column the worker set meanwhile (`disabled`, `first_failure_at`).
+#[derive(Debug, Default, Clone, AsChangeset)]
+#[diesel(table_name = endpoint)]
+pub struct EndpointChanges {
+    /// New uid.
+    pub uid: Option<Option<String>>,
+    /// New URL.
+    pub url: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+    /// Disabled or enabled.
+    pub disabled: Option<bool>,
+    /// New rate limit.
+    pub rate_limit: Option<Option<i32>>,
+    /// New event-type filter.
+    pub filter_types: Option<Option<String>>,
+    /// New channel filter.
+    pub channels: Option<Option<String>>,
+    /// New custom headers.
+    pub headers: Option<String>,
+    /// New sealed signing secret.
+    pub secret: Option<String>,
+    /// New list of previous secrets.
+    pub previous_secrets: Option<String>,
+    /// New metadata.
+    pub metadata: Option<String>,
+    /// Failure clock reset (a re-enabled endpoint starts over).
+    pub first_failure_at: Option<Option<NaiveDateTime>>,
+    /// When the change was made.
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// Applies `changes` to the endpoint only while it is still at `version` (a compare-and-set),
+/// and bumps the version: true when applied, false when another change came first (read the
+/// endpoint again and redo the change on what is there now).
+pub async fn change_endpoint(
+    db: &Database,
+    id: &str,
+    version: i32,
+    changes: &EndpointChanges,
+) -> Result<bool, DbError> {
+    let target = endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::version.eq(version));
+    let update = diesel::update(target).set((changes, endpoint::version.eq(endpoint::version + 1)));
+    Ok(with_conn!(db, c => update.execute(c).await)? == 1)
 }
 
 /// Deletes an endpoint and, by cascade, its deliveries and attempts.
@@ -133,7 +174,11 @@ pub async fn record_failure(
         .filter(endpoint::id.eq(id))
         .filter(endpoint::disabled.eq(false))
         .filter(endpoint::first_failure_at.le(disable_before));
-    let disable = diesel::update(overdue).set((endpoint::disabled.eq(true), endpoint::updated_at.eq(now)));
+    let disable = diesel::update(overdue).set((
+        endpoint::disabled.eq(true),
+        endpoint::updated_at.eq(now),
+        endpoint::version.eq(endpoint::version + 1),
+    ));
     Ok(with_conn!(db, c => disable.execute(c).await)? > 0)
 }
 

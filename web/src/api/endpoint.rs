@@ -10,7 +10,8 @@ use super::page::{ListOut, ListQuery, now, timestamp};
 use actix_web::{HttpResponse, web};
 use herald::context::Context;
 use herald::db::endpoint::{
-    EndpointRow, delete_endpoint, delivery_counts, find_endpoint, insert_endpoint, list_endpoints, update_endpoint,
+    EndpointChanges, EndpointRow, change_endpoint, delete_endpoint, delivery_counts, find_endpoint, insert_endpoint,
+    list_endpoints,
 };
 use herald::db::page::Order;
 use herald::model::ids::{is_id, new_id, prefix};
@@ -120,11 +121,24 @@ impl From<EndpointRow> for EndpointOut {
     }
 }
 
-/// Checks an endpoint URL: absolute http(s) with a host.
-fn valid_url(text: &str) -> bool {
-    text.len() <= 65536
-        && url::Url::parse(text)
-            .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty()))
+/// An endpoint URL as stored: absolute http(s) with a host, in the URL standard's serialisation
+/// (scheme and host lower-cased, default port dropped, path escaped), so every backend stores
+/// and returns the same text. White space and control characters anywhere (CR, LF, tab, NUL, a
+/// leading space) are refused rather than silently dropped, as a URL cannot hold them.
+fn normalized_url(text: &str) -> Option<String> {
+    if text.len() > 65536 || text.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    let url = url::Url::parse(text).ok()?;
+    let usable = matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty());
+    usable.then(|| url.to_string())
+}
+
+/// The `url` field, normalised, or a 422 naming it.
+fn url_field(text: &str) -> Result<String, ApiError> {
+    normalized_url(text).ok_or_else(|| {
+        ApiError::field(&["body", "url"], "must be an absolute http or https URL, without spaces or control characters")
+    })
 }
 
 struct Fields<'a> {
@@ -143,7 +157,11 @@ fn check(fields: Fields<'_>) -> Result<(), ApiError> {
         list.is_none_or(|l| !l.is_empty() && distinct(l) && l.iter().all(|n| valid_name(n, max)))
     };
     Checks::default()
-        .check(fields.url.is_none_or(valid_url), &["body", "url"], "must be an absolute http or https URL")
+        .check(
+            fields.url.is_none_or(|u| normalized_url(u).is_some()),
+            &["body", "url"],
+            "must be an absolute http or https URL, without spaces or control characters",
+        )
         .text(fields.description, &["body", "description"])
         .name_field(fields.uid, &["body", "uid"])
         .check(
@@ -243,8 +261,9 @@ async fn create(
     path: web::Path<String>,
     body: web::Json<EndpointIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let mut body = body.into_inner();
     check_in(&body)?;
+    body.url = url_field(&body.url)?;
     let app = visible_app(&context, &caller, &path).await?;
     let row = new_row(&context, &app.id, body)?;
     insert_endpoint(&context.db, &row).await?;
@@ -260,21 +279,51 @@ async fn get(
     Ok(HttpResponse::Ok().json(EndpointOut::from(row)))
 }
 
-/// Applies the fields every full update sets. A re-enabled endpoint starts its failure clock over.
-fn apply_update(row: &mut EndpointRow, body: EndpointIn) {
-    if row.disabled && !body.disabled {
-        row.first_failure_at = None;
+/// How often a change is worked out again on a fresher copy of the endpoint when other changes
+/// keep landing first.
+const CHANGE_TRIES: usize = 16;
+
+/// Changes the caller's endpoint: `change` works out what to write from the endpoint as it is
+/// now, and it is written only if nothing changed the endpoint meanwhile (its version), else
+/// worked out again on the newer copy. So concurrent changes never lose one another and every
+/// change bumps the version. Returns the endpoint after the change and what `change` returned.
+async fn change<T>(
+    context: &Context,
+    caller: &Caller,
+    (app, endpoint): (&str, &str),
+    mut change: impl FnMut(&EndpointRow) -> Result<(EndpointChanges, T), ApiError>,
+) -> Result<(EndpointRow, T), ApiError> {
+    for _ in 0..CHANGE_TRIES {
+        let row = visible_endpoint(context, caller, app, endpoint).await?;
+        let (mut changes, made) = change(&row)?;
+        changes.updated_at = Some(now());
+        if change_endpoint(&context.db, &row.id, row.version, &changes).await? {
+            let changed = find_endpoint(&context.db, &row.app_id, &row.id).await?.ok_or(ApiError::NotFound)?;
+            return Ok((changed, made));
+        }
     }
-    row.url = body.url;
-    row.uid = body.uid;
-    row.description = body.description;
-    row.disabled = body.disabled;
-    row.rate_limit = body.throttle_rate.map(|t| t as i32);
-    row.filter_types = text_of(body.event_types);
-    row.channels = text_of(body.channels);
-    row.metadata = json!(body.metadata.unwrap_or_default()).to_string();
-    row.version += 1;
-    row.updated_at = now();
+    Err(ApiError::Conflict("The endpoint is being changed by other requests; retry".into()))
+}
+
+/// What a re-enabling sets besides: the failure clock starts over.
+fn enabling(row: &EndpointRow, disabled: Option<bool>) -> Option<Option<chrono::NaiveDateTime>> {
+    (row.disabled && disabled == Some(false)).then_some(None)
+}
+
+/// The columns a full update (PUT) sets.
+fn full_update(row: &EndpointRow, body: &EndpointIn) -> EndpointChanges {
+    EndpointChanges {
+        url: Some(body.url.clone()),
+        uid: Some(body.uid.clone()),
+        description: Some(body.description.clone()),
+        disabled: Some(body.disabled),
+        first_failure_at: enabling(row, Some(body.disabled)),
+        rate_limit: Some(body.throttle_rate.map(|t| t as i32)),
+        filter_types: Some(text_of(body.event_types.clone())),
+        channels: Some(text_of(body.channels.clone())),
+        metadata: Some(json!(body.metadata.clone().unwrap_or_default()).to_string()),
+        ..EndpointChanges::default()
+    }
 }
 
 async fn update(
@@ -283,13 +332,14 @@ async fn update(
     path: web::Path<(String, String)>,
     body: web::Json<EndpointIn>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let mut body = body.into_inner();
     check_in(&body)?;
+    body.url = url_field(&body.url)?;
     let app = visible_app(&context, &caller, &path.0).await?;
     match find_endpoint(&context.db, &app.id, &path.1).await? {
-        Some(mut row) => {
-            apply_update(&mut row, body);
-            update_endpoint(&context.db, &row).await?;
+        Some(_) => {
+            let (row, ()) =
+                change(&context, &caller, (&path.0, &path.1), |row| Ok((full_update(row, &body), ()))).await?;
             Ok(HttpResponse::Ok().json(EndpointOut::from(row)))
         }
         None if is_id(&path.1, prefix::ENDPOINT) => Err(ApiError::NotFound),
@@ -330,37 +380,23 @@ async fn patch(
         channels: channels.as_deref(),
         secret: None,
     })?;
-    let mut row = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
-    if let Some(url) = body.url {
-        row.url = url;
-    }
-    if let Some(uid) = body.uid {
-        row.uid = uid;
-    }
-    if let Some(description) = body.description {
-        row.description = description;
-    }
-    if let Some(disabled) = body.disabled {
-        if row.disabled && !disabled {
-            row.first_failure_at = None;
-        }
-        row.disabled = disabled;
-    }
-    if let Some(throttle) = body.throttle_rate {
-        row.rate_limit = throttle.map(|t| t as i32);
-    }
-    if let Some(types) = body.event_types {
-        row.filter_types = text_of(types);
-    }
-    if let Some(channels) = body.channels {
-        row.channels = text_of(channels);
-    }
-    if let Some(metadata) = body.metadata {
-        row.metadata = json!(metadata).to_string();
-    }
-    row.version += 1;
-    row.updated_at = now();
-    update_endpoint(&context.db, &row).await?;
+    let url = body.url.as_deref().map(url_field).transpose()?;
+    let (row, ()) = change(&context, &caller, (&path.0, &path.1), |row| {
+        let changes = EndpointChanges {
+            url: url.clone(),
+            uid: body.uid.clone(),
+            description: body.description.clone(),
+            disabled: body.disabled,
+            first_failure_at: enabling(row, body.disabled),
+            rate_limit: body.throttle_rate.map(|t| t.map(|t| t as i32)),
+            filter_types: body.event_types.clone().map(text_of),
+            channels: body.channels.clone().map(text_of),
+            metadata: body.metadata.as_ref().map(|m| json!(m).to_string()),
+            ..EndpointChanges::default()
+        };
+        Ok((changes, ()))
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(EndpointOut::from(row)))
 }
 
@@ -396,6 +432,8 @@ pub struct RotateIn {
 const MAX_GRACE_SECONDS: u64 = 604_800;
 /// Default grace period: a day.
 const DEFAULT_GRACE_SECONDS: u64 = 86_400;
+/// Rotated-out secrets that still sign during their grace period, at most (the newest are kept).
+const MAX_PREVIOUS_SECRETS: usize = 4;
 
 async fn rotate_secret(
     context: web::Data<Context>,
@@ -413,34 +451,52 @@ async fn rotate_secret(
         )
         .check(grace <= MAX_GRACE_SECONDS, &["body", "gracePeriodSeconds"], "must be at most 604800")
         .finish()?;
-    let mut row = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
-    let at = now();
-    let mut previous = secret::previous_secrets(&row.previous_secrets);
-    // Expired secrets are dropped; the outgoing one signs alongside the new one until its expiry.
-    previous.retain(|p| p.live_at(at));
-    if grace > 0 {
-        let expires = at + chrono::Duration::seconds(grace as i64);
-        previous.push(secret::PreviousSecret { secret: row.secret.clone(), expires_at: timestamp(expires) });
-    }
-    let plain = match body.key {
-        Some(given) => secret::normalized(&given),
-        None => secret::generate().ok_or_else(|| ApiError::Internal("random source failed".into()))?,
-    };
-    row.secret = context.secrets.seal(&plain).map_err(|e| ApiError::Internal(e.to_string()))?;
-    row.previous_secrets = serde_json::to_string(&previous).unwrap_or_else(|_| "[]".into());
-    row.updated_at = at;
-    update_endpoint(&context.db, &row).await?;
+    let (_, plain) = change(&context, &caller, (&path.0, &path.1), |row| {
+        let at = now();
+        let mut previous = secret::previous_secrets(&row.previous_secrets);
+        // Expired secrets are dropped; the outgoing one signs alongside the new one until its
+        // expiry. Only the newest few are kept, so rotating in a loop cannot grow the signature
+        // header without bound.
+        previous.retain(|p| p.live_at(at));
+        if grace > 0 {
+            let expires = at + chrono::Duration::seconds(grace as i64);
+            previous.push(secret::PreviousSecret { secret: row.secret.clone(), expires_at: timestamp(expires) });
+        }
+        let surplus = previous.len().saturating_sub(MAX_PREVIOUS_SECRETS);
+        previous.drain(..surplus);
+        let plain = match &body.key {
+            Some(given) => secret::normalized(given),
+            None => secret::generate().ok_or_else(|| ApiError::Internal("random source failed".into()))?,
+        };
+        let changes = EndpointChanges {
+            secret: Some(context.secrets.seal(&plain).map_err(|e| ApiError::Internal(e.to_string()))?),
+            previous_secrets: Some(serde_json::to_string(&previous).unwrap_or_else(|_| "[]".into())),
+            ..EndpointChanges::default()
+        };
+        Ok((changes, plain))
+    })
+    .await?;
     // The document says 204; the official SDKs parse the new secret from the body, so send it.
     Ok(HttpResponse::Ok().json(json!({ "key": plain })))
 }
 
-/// Headers Herald sets itself; an endpoint may not override them.
-const RESERVED_HEADERS: [&str; 10] = [
+/// Headers an endpoint may not set: those Herald sets itself, and hop-by-hop or encoding
+/// headers that would change how the request travels rather than what it says.
+const RESERVED_HEADERS: [&str; 19] = [
     "host",
     "content-length",
     "content-type",
+    "content-encoding",
     "transfer-encoding",
     "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
     "user-agent",
     "webhook-id",
     "webhook-timestamp",
@@ -499,10 +555,11 @@ async fn put_headers(
     body: web::Json<HeadersIn>,
 ) -> Result<HttpResponse, ApiError> {
     check_headers(body.headers.iter().map(|(k, v)| (k, Some(v))))?;
-    let mut row = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
-    row.headers = json!(body.headers).to_string();
-    row.updated_at = now();
-    update_endpoint(&context.db, &row).await?;
+    let headers = json!(body.headers).to_string();
+    change(&context, &caller, (&path.0, &path.1), |_| {
+        Ok((EndpointChanges { headers: Some(headers.clone()), ..EndpointChanges::default() }, ()))
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -513,17 +570,17 @@ async fn patch_headers(
     body: web::Json<HeadersPatchIn>,
 ) -> Result<HttpResponse, ApiError> {
     check_headers(body.headers.iter().map(|(k, v)| (k, v.as_ref())))?;
-    let mut row = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
-    let mut headers: BTreeMap<String, String> = serde_json::from_str(&row.headers).unwrap_or_default();
-    for (name, value) in body.into_inner().headers {
-        match value {
-            Some(value) => headers.insert(name, value),
-            None => headers.remove(&name),
-        };
-    }
-    row.headers = json!(headers).to_string();
-    row.updated_at = now();
-    update_endpoint(&context.db, &row).await?;
+    change(&context, &caller, (&path.0, &path.1), |row| {
+        let mut headers: BTreeMap<String, String> = serde_json::from_str(&row.headers).unwrap_or_default();
+        for (name, value) in &body.headers {
+            match value {
+                Some(value) => headers.insert(name.clone(), value.clone()),
+                None => headers.remove(name),
+            };
+        }
+        Ok((EndpointChanges { headers: Some(json!(headers).to_string()), ..EndpointChanges::default() }, ()))
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
