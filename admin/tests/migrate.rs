@@ -127,3 +127,33 @@ async fn postgres_tls_goes_through_rustls_and_verifies_the_server() {
     let out = run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &db.url)]);
     assert!(out.status.success());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_migration_that_cannot_take_the_lock_fails_clearly_and_changes_nothing() {
+    for backend in backends() {
+        let Some(db) = TestDb::create(backend).await else { continue };
+        let name = backend.name();
+        let env = [("HERALD_DATABASE_URL", db.url.as_str())];
+        if backend == testkit::Backend::Sqlite {
+            // SQLite's lock is its write lock: the file must exist with a schema to lock.
+            assert!(run_admin(&["migrate", "up"], &env).status.success());
+            assert!(run_admin(&["migrate", "down", "--steps", "1"], &env).status.success());
+        }
+        let pending_before = run_admin(&["migrate", "status"], &env);
+        let held = db.hold_migration_lock().await;
+        let out = tokio::task::spawn_blocking({
+            let url = db.url.clone();
+            move || run_admin(&["migrate", "up", "--lock-timeout", "1"], &[("HERALD_DATABASE_URL", &url)])
+        })
+        .await
+        .expect("admin");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains("migration lock"), "{name}: says why: {err}");
+        assert_eq!(lines_starting(&out, "applied "), 0, "{name}");
+        drop(held);
+        let pending_after = run_admin(&["migrate", "status"], &env);
+        assert_eq!(text(&pending_after), text(&pending_before), "{name}: nothing was changed");
+        assert!(run_admin(&["migrate", "up", "--lock-timeout", "5"], &env).status.success(), "{name}: works once free");
+    }
+}

@@ -101,6 +101,41 @@ impl TestDb {
     }
 }
 
+/// A migration lock held by a connection of the test's own, released when dropped.
+pub struct HeldLock {
+    _connection: Box<dyn std::any::Any + Send>,
+}
+
+impl TestDb {
+    /// Takes the lock `herald-admin migrate` takes (Postgres advisory lock, MySQL named lock,
+    /// SQLite's write lock) and holds it until the returned value is dropped.
+    pub async fn hold_migration_lock(&self) -> HeldLock {
+        use herald::db::migrate::{MYSQL_LOCK, PG_LOCK_KEY};
+        let connection: Box<dyn std::any::Any + Send> = match self.backend {
+            Backend::Postgres => {
+                let mut c = AsyncPgConnection::establish(&self.url).await.expect("connect");
+                let take = format!("SELECT pg_advisory_lock({PG_LOCK_KEY})");
+                diesel::sql_query(take).execute(&mut c).await.expect("advisory lock");
+                Box::new(c)
+            }
+            Backend::Mysql => {
+                let mut c = AsyncMysqlConnection::establish(&self.url).await.expect("connect");
+                let take = format!("SELECT GET_LOCK('{MYSQL_LOCK}', 0)");
+                diesel::sql_query(take).execute(&mut c).await.expect("named lock");
+                Box::new(c)
+            }
+            Backend::Sqlite => {
+                use diesel::Connection;
+                let path = self.file.as_ref().expect("sqlite file").display().to_string();
+                let mut c = diesel::SqliteConnection::establish(&path).expect("open");
+                diesel::RunQueryDsl::execute(diesel::sql_query("BEGIN EXCLUSIVE"), &mut c).expect("write lock");
+                Box::new(c)
+            }
+        };
+        HeldLock { _connection: connection }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(file) = &self.file {

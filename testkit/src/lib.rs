@@ -7,7 +7,7 @@ mod process;
 mod receiver;
 
 pub use api::{Client, Herald};
-pub use database::{TestDb, backends};
+pub use database::{HeldLock, TestDb, backends};
 pub use herald::db::Backend;
 pub use process::{Running, TEST_SECRETS_KEYS, bin, get_json, poll_status, run_admin};
 pub use receiver::{Received, Receiver};

@@ -1,4 +1,4 @@
-//! `herald-admin migrate up | down [--steps N] | status [--wait [--timeout S]]`
+//! `herald-admin migrate up | down [--steps N] [--lock-timeout S] | status [--wait [--timeout S]]`
 
 use clap::Subcommand;
 use herald::boot::{Booted, boot};
@@ -10,18 +10,28 @@ use slog::{error, info, warn};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+/// How long `up` and `down` wait for another migration's lock by default: ten minutes.
+const DEFAULT_LOCK_TIMEOUT: u64 = 600;
+
 /// How often `status --wait` looks again.
 const WAIT_POLL: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Subcommand)]
 pub enum Migrate {
     /// Apply every pending migration (safe to run several at once: they take turns on a lock).
-    Up,
+    Up {
+        /// Give up (changing nothing) when another migration holds the lock this long.
+        #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_LOCK_TIMEOUT)]
+        lock_timeout: u64,
+    },
     /// Revert the most recent migrations.
     Down {
         /// How many migrations to revert.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
         steps: u32,
+        /// Give up (changing nothing) when another migration holds the lock this long.
+        #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_LOCK_TIMEOUT)]
+        lock_timeout: u64,
     },
     /// Print applied and pending migrations; exit 0 only when none is pending.
     Status {
@@ -58,8 +68,13 @@ async fn execute(cmd: Migrate, booted: &Booted) -> ExitCode {
     };
     let url = &config.database.url;
     match cmd {
-        Migrate::Up => report(log, "applied", migrate::up(&db, url).await),
-        Migrate::Down { steps } => report(log, "reverted", migrate::down(&db, url, steps as usize).await),
+        Migrate::Up { lock_timeout } => {
+            report(log, "applied", migrate::up(&db, url, Duration::from_secs(lock_timeout)).await)
+        }
+        Migrate::Down { steps, lock_timeout } => {
+            let reverted = migrate::down(&db, url, steps as usize, Duration::from_secs(lock_timeout)).await;
+            report(log, "reverted", reverted)
+        }
         Migrate::Status { wait, timeout } => status(&db, booted, wait, timeout.map(Duration::from_secs)).await,
     }
 }

@@ -8,17 +8,16 @@ use diesel::QueryableByName;
 use diesel::migration::{Migration, MigrationSource};
 use diesel_async::AsyncMigrationHarness;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::time::Duration;
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
 const MYSQL: EmbeddedMigrations = embed_migrations!("../migrations/mysql");
 const SQLITE: EmbeddedMigrations = embed_migrations!("../migrations/sqlite");
 
 /// The advisory lock key that serialises migration runs on Postgres ("herald" in ASCII).
-const PG_LOCK_KEY: i64 = 0x6865_7261_6c64;
+pub const PG_LOCK_KEY: i64 = 0x6865_7261_6c64;
 /// The named lock that serialises migration runs on MySQL/MariaDB.
-const MYSQL_LOCK: &str = "herald_migrations";
-/// How long a second `migrate` waits for the first to finish.
-const LOCK_WAIT_SECONDS: u32 = 600;
+pub const MYSQL_LOCK: &str = "herald_migrations";
 
 /// The embedded migration versions for a backend, oldest first.
 pub fn embedded_versions(backend: Backend) -> Vec<String> {
@@ -103,20 +102,45 @@ where
 }
 
 /// Applies every pending migration; returns the versions applied (none when already current).
-pub async fn up(db: &Database, url: &str) -> Result<Vec<String>, DbError> {
-    locked(db, url, Step::Up).await
+/// Waits up to `lock_wait` for another migration to finish; past that, fails changing nothing.
+pub async fn up(db: &Database, url: &str, lock_wait: Duration) -> Result<Vec<String>, DbError> {
+    locked(db, url, Step::Up, lock_wait).await
 }
 
-/// Reverts the last `steps` migrations; returns the versions reverted, newest first.
-pub async fn down(db: &Database, url: &str, steps: usize) -> Result<Vec<String>, DbError> {
-    locked(db, url, Step::Down(steps)).await
+/// Reverts the last `steps` migrations; returns the versions reverted, newest first. Waits for
+/// the lock like [`up`].
+pub async fn down(db: &Database, url: &str, steps: usize, lock_wait: Duration) -> Result<Vec<String>, DbError> {
+    locked(db, url, Step::Down(steps), lock_wait).await
 }
 
-async fn locked(db: &Database, url: &str, step: Step) -> Result<Vec<String>, DbError> {
+/// The error when another migration held the lock for all of `lock_wait`.
+fn lock_not_taken(lock_wait: Duration) -> DbError {
+    DbError::Migration(format!(
+        "another migration held the migration lock for {}s; nothing was changed (retry, or raise --lock-timeout)",
+        lock_wait.as_secs()
+    ))
+}
+
+/// One row of `SELECT GET_LOCK(…) AS taken`: 1 taken, 0 timed out, NULL on an error.
+#[derive(QueryableByName)]
+struct LockTaken {
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Integer>)]
+    taken: Option<i32>,
+}
+
+async fn locked(db: &Database, url: &str, step: Step, lock_wait: Duration) -> Result<Vec<String>, DbError> {
     use diesel_async::RunQueryDsl;
     match (backend_of(url)?, db.get().await?) {
         (Backend::Postgres, Conn::Postgres(mut conn)) => {
-            diesel::sql_query(format!("SELECT pg_advisory_lock({PG_LOCK_KEY})")).execute(&mut conn).await?;
+            // The advisory lock waits like any lock, so lock_timeout bounds it.
+            let wait = format!("SET lock_timeout = '{}ms'", lock_wait.as_millis());
+            diesel::sql_query(wait).execute(&mut conn).await?;
+            let lock = diesel::sql_query(format!("SELECT pg_advisory_lock({PG_LOCK_KEY})")).execute(&mut conn).await;
+            diesel::sql_query("SET lock_timeout = 0").execute(&mut conn).await?;
+            if let Err(e) = lock {
+                let timed_out = e.to_string().contains("lock timeout");
+                return Err(if timed_out { lock_not_taken(lock_wait) } else { e.into() });
+            }
             let mut harness = AsyncMigrationHarness::new(conn);
             let result = run_step(&mut harness, || POSTGRES, step);
             let mut conn = harness.into_inner();
@@ -124,9 +148,14 @@ async fn locked(db: &Database, url: &str, step: Step) -> Result<Vec<String>, DbE
             result
         }
         (Backend::Mysql, Conn::Mysql(mut conn)) => {
-            diesel::sql_query(format!("SELECT GET_LOCK('{MYSQL_LOCK}', {LOCK_WAIT_SECONDS})"))
-                .execute(&mut conn)
-                .await?;
+            // GET_LOCK answers 0 when the wait ran out: then the migration must not run.
+            let taken: Vec<LockTaken> =
+                diesel::sql_query(format!("SELECT GET_LOCK('{MYSQL_LOCK}', {}) AS taken", lock_wait.as_secs()))
+                    .load(&mut conn)
+                    .await?;
+            if <[LockTaken]>::first(&taken).and_then(|t| t.taken) != Some(1) {
+                return Err(lock_not_taken(lock_wait));
+            }
             let mut harness = AsyncMigrationHarness::new(conn);
             let result = run_step(&mut harness, || MYSQL, step);
             let mut conn = harness.into_inner();
@@ -137,11 +166,16 @@ async fn locked(db: &Database, url: &str, step: Step) -> Result<Vec<String>, DbE
             // SQLite's lock is the database file itself: an exclusive transaction around the whole
             // run makes a second migrator wait (busy_timeout) and then find nothing to do.
             conn.spawn_blocking(move |c| {
-                let wait = diesel::sql_query(format!("PRAGMA busy_timeout = {}", LOCK_WAIT_SECONDS * 1000));
+                let wait = diesel::sql_query(format!("PRAGMA busy_timeout = {}", lock_wait.as_millis()));
                 diesel::RunQueryDsl::execute(wait, c)?;
                 Ok(c.exclusive_transaction(|c| run_step(c, || SQLITE, step)))
             })
             .await?
+            .map_err(|e| match e {
+                // busy_timeout ran out: another migration (or writer) held the file.
+                DbError::Query(e) if e.to_string().contains("database is locked") => lock_not_taken(lock_wait),
+                other => other,
+            })
         }
         _ => unreachable!("the pool was built from the same url"),
     }
