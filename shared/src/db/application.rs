@@ -50,18 +50,10 @@ pub async fn find_application(db: &Database, org: &str, id_or_uid: &str) -> Resu
 
 /// A page of the org's applications, ordered by id (creation time).
 pub async fn list_applications(db: &Database, org: &str, page: &PageRequest) -> Result<Page<ApplicationRow>, DbError> {
-    let base = application::table.filter(application::org_id.eq(org));
-    let after = page.after.clone().unwrap_or_default();
-    let rows: Vec<ApplicationRow> = if page.scan_ascending() {
-        let q = base.filter(application::id.gt(after)).order(application::id.asc()).limit(page.fetch());
-        with_conn!(db, c => q.load(c).await)?
-    } else {
-        let q = base.order(application::id.desc()).limit(page.fetch());
-        match &page.after {
-            Some(after) => with_conn!(db, c => q.filter(application::id.lt(after)).load(c).await)?,
-            None => with_conn!(db, c => q.load(c).await)?,
-        }
-    };
+    let rows: Vec<ApplicationRow> = with_conn!(db, c => {
+        let base = application::table.filter(application::org_id.eq(org)).into_boxed();
+        crate::seek!(base, application::id, page).load(c).await
+    })?;
     Ok(Page::from_rows(rows, page, |r| r.id.clone()))
 }
 

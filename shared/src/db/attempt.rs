@@ -85,8 +85,6 @@ pub async fn list_attempts(
     let (message_id, endpoint_id, status) = (filter.message_id.clone(), filter.endpoint_id.clone(), filter.status);
     let (class, before, after) = (filter.status_code_class, filter.before, filter.after);
     let (channel, types) = (filter.messages.channel_pattern(), filter.messages.event_types.clone());
-    let key = page.after.clone();
-    let ascending = page.scan_ascending();
     let rows: Vec<AttemptRow> = with_conn!(db, c => {
         let mut q = attempt::table.filter(attempt::app_id.eq(app_id)).into_boxed();
         if let Some(m) = &message_id {
@@ -119,13 +117,7 @@ pub async fn list_attempts(
             }
             q = q.filter(attempt::message_id.eq_any(matching));
         }
-        q = match (&key, ascending) {
-            (Some(k), true) => q.filter(attempt::id.gt(k.clone())).order(attempt::id.asc()),
-            (None, true) => q.order(attempt::id.asc()),
-            (Some(k), false) => q.filter(attempt::id.lt(k.clone())).order(attempt::id.desc()),
-            (None, false) => q.order(attempt::id.desc()),
-        };
-        q.limit(page.fetch()).load(c).await
+        crate::seek!(q, attempt::id, page).load(c).await
     })?;
     Ok(Page::from_rows(rows, page, |r| r.id.clone()))
 }

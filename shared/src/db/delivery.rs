@@ -1,5 +1,6 @@
 //! Queries on deliveries: one row per (message, endpoint), the unit of work the worker claims.
 
+use super::page::{Page, PageRequest};
 use super::schema::{delivery, message};
 use super::{Database, DbError};
 use crate::with_conn;
@@ -138,33 +139,36 @@ pub async fn recover_failed(
     Ok(with_conn!(db, c => reset.execute(c).await)?)
 }
 
-/// The deliveries of one message (one per endpoint it went to).
-pub async fn deliveries_of_message(db: &Database, message_id: &str) -> Result<Vec<DeliveryRow>, DbError> {
-    let query = delivery::table.filter(delivery::message_id.eq(message_id)).order(delivery::endpoint_id.asc());
-    Ok(with_conn!(db, c => query.load(c).await)?)
+/// A page of one message's deliveries (one per endpoint it went to), keyed by endpoint id.
+pub async fn deliveries_of_message(
+    db: &Database,
+    message_id: &str,
+    page: &PageRequest,
+) -> Result<Page<DeliveryRow>, DbError> {
+    let rows: Vec<DeliveryRow> = with_conn!(db, c => {
+        let base = delivery::table.filter(delivery::message_id.eq(message_id)).into_boxed();
+        crate::seek!(base, delivery::endpoint_id, page).load(c).await
+    })?;
+    Ok(Page::from_rows(rows, page, |r| r.endpoint_id.clone()))
 }
 
-/// A page of one endpoint's deliveries, newest message first, after `before_message` if given;
-/// only deliveries in `statuses` (all when empty) of messages matching `messages`.
+/// A page of one endpoint's deliveries, keyed by message id (newest message first unless asked
+/// otherwise); only deliveries in `statuses` (all when empty) of messages matching `messages`.
 pub async fn deliveries_of_endpoint(
     db: &Database,
     endpoint_id: &str,
     statuses: &[i16],
     messages: &super::message::MessageFilter,
-    before_message: Option<&str>,
-    limit: i64,
-) -> Result<Vec<DeliveryRow>, DbError> {
+    page: &PageRequest,
+) -> Result<Page<DeliveryRow>, DbError> {
     let statuses = statuses.to_vec();
     let channel = messages.channel_pattern();
     let (types, before, after) = (messages.event_types.clone(), messages.before, messages.after);
     let narrowed = channel.is_some() || !types.is_empty() || before.is_some() || after.is_some();
-    Ok(with_conn!(db, c => {
+    let rows: Vec<DeliveryRow> = with_conn!(db, c => {
         let mut q = delivery::table.filter(delivery::endpoint_id.eq(endpoint_id)).into_boxed();
         if !statuses.is_empty() {
             q = q.filter(delivery::status.eq_any(statuses.clone()));
-        }
-        if let Some(m) = before_message {
-            q = q.filter(delivery::message_id.lt(m));
         }
         if narrowed {
             let mut matching = message::table.select(message::id).into_boxed();
@@ -182,6 +186,7 @@ pub async fn deliveries_of_endpoint(
             }
             q = q.filter(delivery::message_id.eq_any(matching));
         }
-        q.order(delivery::message_id.desc()).limit(limit).load(c).await
-    })?)
+        crate::seek!(q, delivery::message_id, page).load(c).await
+    })?;
+    Ok(Page::from_rows(rows, page, |r| r.message_id.clone()))
 }

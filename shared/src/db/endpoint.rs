@@ -68,18 +68,10 @@ pub async fn find_endpoint(db: &Database, app_id: &str, id_or_uid: &str) -> Resu
 
 /// A page of the application's endpoints, by id.
 pub async fn list_endpoints(db: &Database, app_id: &str, page: &PageRequest) -> Result<Page<EndpointRow>, DbError> {
-    let base = endpoint::table.filter(endpoint::app_id.eq(app_id));
-    let after = page.after.clone().unwrap_or_default();
-    let rows: Vec<EndpointRow> = if page.scan_ascending() {
-        let q = base.filter(endpoint::id.gt(after)).order(endpoint::id.asc()).limit(page.fetch());
-        with_conn!(db, c => q.load(c).await)?
-    } else {
-        let q = base.order(endpoint::id.desc()).limit(page.fetch());
-        match &page.after {
-            Some(after) => with_conn!(db, c => q.filter(endpoint::id.lt(after)).load(c).await)?,
-            None => with_conn!(db, c => q.load(c).await)?,
-        }
-    };
+    let rows: Vec<EndpointRow> = with_conn!(db, c => {
+        let base = endpoint::table.filter(endpoint::app_id.eq(app_id)).into_boxed();
+        crate::seek!(base, endpoint::id, page).load(c).await
+    })?;
     Ok(Page::from_rows(rows, page, |r| r.id.clone()))
 }
 

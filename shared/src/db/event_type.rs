@@ -55,20 +55,13 @@ pub async fn list_event_types(
     include_archived: bool,
     page: &PageRequest,
 ) -> Result<Page<EventTypeRow>, DbError> {
-    let base = event_type::table
-        .filter(event_type::org_id.eq(org))
-        .filter(event_type::archived.eq(false).or(include_archived.into_sql::<diesel::sql_types::Bool>()));
-    let after = page.after.clone().unwrap_or_default();
-    let rows: Vec<EventTypeRow> = if page.scan_ascending() {
-        let q = base.filter(event_type::name.gt(after)).order(event_type::name.asc()).limit(page.fetch());
-        with_conn!(db, c => q.load(c).await)?
-    } else {
-        let q = base.order(event_type::name.desc()).limit(page.fetch());
-        match &page.after {
-            Some(after) => with_conn!(db, c => q.filter(event_type::name.lt(after)).load(c).await)?,
-            None => with_conn!(db, c => q.load(c).await)?,
-        }
-    };
+    let rows: Vec<EventTypeRow> = with_conn!(db, c => {
+        let base = event_type::table
+            .filter(event_type::org_id.eq(org))
+            .filter(event_type::archived.eq(false).or(include_archived.into_sql::<diesel::sql_types::Bool>()))
+            .into_boxed();
+        crate::seek!(base, event_type::name, page).load(c).await
+    })?;
     Ok(Page::from_rows(rows, page, |r| r.name.clone()))
 }
 

@@ -113,8 +113,6 @@ pub async fn list_messages(
     let channel = filter.channel_pattern();
     let types = filter.event_types.clone();
     let any_type = types.is_empty();
-    let key = page.after.clone();
-    let ascending = page.scan_ascending();
     let rows: Vec<MessageRow> = with_conn!(db, c => {
         let mut q = message::table
             .filter(message::app_id.eq(app_id))
@@ -125,13 +123,7 @@ pub async fn list_messages(
         if let Some(pattern) = &channel {
             q = q.filter(message::channels.like(pattern.clone()).escape('!'));
         }
-        q = match (&key, ascending) {
-            (Some(k), true) => q.filter(message::id.gt(k.clone())).order(message::id.asc()),
-            (None, true) => q.order(message::id.asc()),
-            (Some(k), false) => q.filter(message::id.lt(k.clone())).order(message::id.desc()),
-            (None, false) => q.order(message::id.desc()),
-        };
-        q.limit(page.fetch()).load(c).await
+        crate::seek!(q, message::id, page).load(c).await
     })?;
     Ok(Page::from_rows(rows, page, |r| r.id.clone()))
 }

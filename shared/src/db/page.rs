@@ -46,6 +46,24 @@ impl PageRequest {
     }
 }
 
+/// Narrows a boxed diesel query to one page of `$page` (a `&PageRequest`) keyed by the unique
+/// text column `$key`: the keyset condition, the scan order and the limit, for every list alike.
+/// Build the rows' [`Page`] with [`Page::from_rows`].
+#[macro_export]
+macro_rules! seek {
+    ($query:expr, $key:expr, $page:expr) => {{
+        let page: &$crate::db::page::PageRequest = $page;
+        let query = $query;
+        let query = match (&page.after, page.scan_ascending()) {
+            (Some(k), true) => query.filter($key.gt(k.clone())).order($key.asc()),
+            (None, true) => query.order($key.asc()),
+            (Some(k), false) => query.filter($key.lt(k.clone())).order($key.desc()),
+            (None, false) => query.order($key.desc()),
+        };
+        query.limit(page.fetch())
+    }};
+}
+
 /// A page of rows with the iterators to move on.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

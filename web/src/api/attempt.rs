@@ -187,19 +187,24 @@ async fn endpoints_of_message(
     page: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let message = visible_message(&context, &caller, &path.0, &path.1).await?;
-    let deliveries = deliveries_of_message(&context.db, &message.id).await?;
-    let ids: Vec<String> = deliveries.iter().map(|d| d.endpoint_id.clone()).collect();
+    let deliveries = deliveries_of_message(&context.db, &message.id, &page.page(Order::Ascending)).await?;
+    let ids: Vec<String> = deliveries.data.iter().map(|d| d.endpoint_id.clone()).collect();
     let endpoints: HashMap<String, _> =
         endpoints_by_ids(&context.db, &ids).await?.into_iter().map(|e| (e.id.clone(), e)).collect();
-    let request = page.page(Order::Ascending);
-    let rows: Vec<Value> = deliveries
-        .iter()
-        .filter(|d| request.after.as_deref().is_none_or(|after| d.endpoint_id.as_str() > after))
-        .filter_map(|d| endpoints.get(&d.endpoint_id).map(|e| with_delivery(json!(EndpointOut::from(e.clone())), d)))
-        .take(request.limit + 1)
-        .collect();
-    let page = Page::from_rows(rows, &request, |v| v["id"].as_str().unwrap_or_default().to_owned());
-    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |v| v)))
+    // An endpoint deleted meanwhile took its delivery with it: it is left out.
+    let out = list_of(deliveries, |d| endpoints.get(&d.endpoint_id).map(|e| json!(EndpointOut::from(e.clone()))));
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// The list response for a page of deliveries, each shown as `show` has it with its delivery
+/// state added.
+fn list_of(page: Page<DeliveryRow>, show: impl Fn(&DeliveryRow) -> Option<Value>) -> ListOut<Value> {
+    ListOut {
+        data: page.data.iter().filter_map(|d| show(d).map(|v| with_delivery(v, d))).collect(),
+        done: page.done,
+        iterator: page.iterator,
+        prev_iterator: page.prev_iterator,
+    }
 }
 
 async fn messages_of_endpoint(
@@ -221,28 +226,15 @@ async fn messages_of_endpoint(
         Some(_) => return Err(ApiError::field(&["query", "status"], "must be 0, 1, 2 or 3")),
     };
     let endpoint = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
-    let request = page.page(Order::Descending);
-    let deliveries = deliveries_of_endpoint(
-        &context.db,
-        &endpoint.id,
-        &statuses,
-        &messages,
-        request.after.as_deref(),
-        request.fetch(),
-    )
-    .await?;
-    let ids: Vec<String> = deliveries.iter().map(|d| d.message_id.clone()).collect();
+    let deliveries =
+        deliveries_of_endpoint(&context.db, &endpoint.id, &statuses, &messages, &page.page(Order::Descending)).await?;
+    let ids: Vec<String> = deliveries.data.iter().map(|d| d.message_id.clone()).collect();
     let messages: HashMap<String, _> =
         messages_by_ids(&context.db, &ids).await?.into_iter().map(|m| (m.id.clone(), m)).collect();
     let with_content = content.with_content.unwrap_or(true);
-    let rows: Vec<Value> = deliveries
-        .iter()
-        .filter_map(|d| {
-            messages.get(&d.message_id).map(|m| with_delivery(json!(MessageOut::new(m.clone(), with_content)), d))
-        })
-        .collect();
-    let page = Page::from_rows(rows, &request, |v| v["id"].as_str().unwrap_or_default().to_owned());
-    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |v| v)))
+    let out =
+        list_of(deliveries, |d| messages.get(&d.message_id).map(|m| json!(MessageOut::new(m.clone(), with_content))));
+    Ok(HttpResponse::Ok().json(out))
 }
 
 async fn resend(
