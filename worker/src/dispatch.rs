@@ -55,7 +55,8 @@ pub async fn dispatch_ids(
 }
 
 /// Creates the messages' deliveries in one statement. As many as this worker has free slots for
-/// are created already held by it and started at once; the rest wait in the queue, due now.
+/// (taken before the deliveries are written, so no lease waits for a slot) are created already
+/// held by it and started at once; the rest wait in the queue, due now.
 async fn fan_out(
     runner: &Runner,
     context: &Context,
@@ -70,13 +71,17 @@ async fn fan_out(
     apps.dedup();
     let endpoints = enabled_endpoints(&context.db, &apps).await?;
     let (owner, lease_until) = (runner.owner(), runner.lease_until(now));
-    let mut free = runner.free();
-    let mut rows = Vec::new();
-    for message in &messages {
-        for endpoint in endpoints.iter().filter(|e| e.app_id == message.app_id && wants(e, message)) {
-            let held = free > 0;
-            free = free.saturating_sub(1);
-            rows.push(DeliveryRow {
+    let wanted: Vec<(&MessageRow, &EndpointRow)> = messages
+        .iter()
+        .flat_map(|m| endpoints.iter().filter(move |e| e.app_id == m.app_id && wants(e, m)).map(move |e| (m, e)))
+        .collect();
+    let slots = runner.reserve(wanted.len());
+    let rows: Vec<DeliveryRow> = wanted
+        .into_iter()
+        .enumerate()
+        .map(|(n, (message, endpoint))| {
+            let held = n < slots.len();
+            DeliveryRow {
                 id: new_id(prefix::DELIVERY),
                 message_id: message.id.clone(),
                 endpoint_id: endpoint.id.clone(),
@@ -90,15 +95,15 @@ async fn fan_out(
                 trigger_kind: trigger::SCHEDULED,
                 created_at: now,
                 updated_at: now,
-            });
-        }
-    }
+            }
+        })
+        .collect();
     // The deliveries and the messages' dispatched mark commit together.
     let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
     let created = herald::db::work::fan_out(&context.db, &rows, &ids, now).await?;
     let held: Vec<DeliveryRow> = created.into_iter().filter(|d| d.status == status::SENDING).collect();
     let messages: Messages = messages.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect();
     let endpoints: Endpoints = endpoints.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
-    runner.start(held, &messages, &endpoints).await;
+    runner.start(held, slots, &messages, &endpoints).await;
     Ok(())
 }

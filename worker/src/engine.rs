@@ -84,12 +84,12 @@ pub async fn run(context: Context, mut stop: StopSignal) {
                 false
             }
         };
-        let free = runner.free();
-        if free > 0 {
-            match claim_due(&context.db, &owner, at, runner.lease_until(at), free as i64).await {
+        let slots = runner.reserve(usize::MAX);
+        if !slots.is_empty() {
+            match claim_due(&context.db, &owner, at, runner.lease_until(at), slots.len() as i64).await {
                 Ok(held) => {
                     busy |= !held.is_empty();
-                    if let Err(e) = runner.start_claimed(held).await {
+                    if let Err(e) = runner.start_claimed(held, slots).await {
                         warn!(log, "loading what to deliver failed; the leases will lapse and it will be retried"; "error" => e.to_string());
                     }
                 }

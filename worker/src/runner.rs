@@ -5,7 +5,7 @@
 
 use crate::deliver::deliver;
 use crate::record::Recorded;
-use crate::slots::Slots;
+use crate::slots::{Slot, Slots};
 use chrono::NaiveDateTime;
 use herald::context::Context;
 use herald::db::DbError;
@@ -70,13 +70,21 @@ impl Runner {
         now + chrono::Duration::from_std(lease).unwrap_or_default()
     }
 
-    /// Slots free now: how many more deliveries to take.
+    /// Slots free now.
     pub fn free(&self) -> usize {
         self.slots.free()
     }
 
-    /// Starts deliveries taken from the queue, loading their messages and endpoints first.
-    pub async fn start_claimed(&self, held: Vec<DeliveryRow>) -> Result<(), DbError> {
+    /// Takes up to `wanted` slots free now. Work is taken from the queue (leased) only for the
+    /// slots taken first, so a lease never runs while its delivery waits for a slot; slots not
+    /// used are freed when dropped.
+    pub fn reserve(&self, wanted: usize) -> Vec<Slot> {
+        self.slots.take_free(wanted)
+    }
+
+    /// Starts deliveries taken from the queue with slots reserved for them, loading their
+    /// messages and endpoints first.
+    pub async fn start_claimed(&self, held: Vec<DeliveryRow>, slots: Vec<Slot>) -> Result<(), DbError> {
         if held.is_empty() {
             return Ok(());
         }
@@ -91,14 +99,15 @@ impl Runner {
         let endpoints = endpoints_by_ids(db, &ids(|d| &d.endpoint_id)).await?;
         let messages = messages.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect();
         let endpoints = endpoints.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
-        self.start(held, &messages, &endpoints).await;
+        self.start(held, slots, &messages, &endpoints).await;
         Ok(())
     }
 
-    /// Starts one attempt per delivery; waits for slots when all are busy. When a stop comes
-    /// first, the deliveries not started are handed back to the queue.
-    pub async fn start(&self, held: Vec<DeliveryRow>, messages: &Messages, endpoints: &Endpoints) {
-        let mut stop = self.stop.clone();
+    /// Starts one attempt per delivery, each in one of `slots` (reserved before the deliveries
+    /// were leased); never waits. Deliveries left without a slot, and all of them once a stop has
+    /// come, are handed back to the queue at once.
+    pub async fn start(&self, held: Vec<DeliveryRow>, slots: Vec<Slot>, messages: &Messages, endpoints: &Endpoints) {
+        let mut slots = slots.into_iter();
         let mut held = held.into_iter();
         while let Some(delivery) = held.next() {
             let (Some(message), Some(endpoint)) =
@@ -106,12 +115,7 @@ impl Runner {
             else {
                 continue; // deleted meanwhile; the cascade removed the delivery too
             };
-            let slot = tokio::select! {
-                biased;
-                () = stop.wait() => None,
-                slot = self.slots.acquire() => slot,
-            };
-            let Some(slot) = slot.filter(|_| !stop.is_stopping()) else {
+            let Some(slot) = slots.next().filter(|_| !self.stop.is_stopping()) else {
                 self.hand_back(std::iter::once(delivery).chain(held).map(|d| d.id).collect()).await;
                 return;
             };

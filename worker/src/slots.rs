@@ -1,4 +1,4 @@
-//! The worker's delivery slots: how many attempts may run at once. A fair semaphore whose size
+//! The worker's delivery slots: how many attempts may run at once. A semaphore whose size
 //! follows `worker.concurrency` when the config is reloaded, without ever letting more attempts
 //! start than the current number.
 
@@ -84,10 +84,14 @@ impl Slots {
         Some((old, wanted))
     }
 
-    /// Waits for a free slot (first come, first served); `None` only if the slots were closed.
-    pub async fn acquire(&self) -> Option<Slot> {
-        let permit = self.semaphore.clone().acquire_owned().await.ok()?;
-        Some(Slot { permit: Some(permit), count: self.count.clone() })
+    /// Takes up to `wanted` of the slots free now, without waiting.
+    pub fn take_free(&self, wanted: usize) -> Vec<Slot> {
+        let mut taken = Vec::new();
+        while taken.len() < wanted {
+            let Ok(permit) = self.semaphore.clone().try_acquire_owned() else { break };
+            taken.push(Slot { permit: Some(permit), count: self.count.clone() });
+        }
+        taken
     }
 
     /// Slots free now.
@@ -113,19 +117,10 @@ impl Slots {
 mod tests {
     use super::*;
 
-    /// Takes every slot free now.
-    async fn take_free(slots: &Slots) -> Vec<Slot> {
-        let mut taken = Vec::new();
-        while slots.free() > 0 {
-            taken.push(slots.acquire().await.expect("slot"));
-        }
-        taken
-    }
-
     #[tokio::test]
     async fn growing_frees_slots_at_once() {
         let slots = Slots::new(2);
-        let busy = take_free(&slots).await;
+        let busy = slots.take_free(usize::MAX);
         assert_eq!((slots.free(), slots.in_flight()), (0, 2));
         assert_eq!(slots.resize(5), Some((2, 5)));
         assert_eq!((slots.free(), slots.in_flight()), (3, 2));
@@ -138,10 +133,7 @@ mod tests {
     #[tokio::test]
     async fn shrinking_removes_free_slots_then_retires_busy_ones_as_they_finish() {
         let slots = Slots::new(4);
-        let mut busy = Vec::new();
-        for _ in 0..3 {
-            busy.push(slots.acquire().await.expect("slot"));
-        }
+        let mut busy = slots.take_free(3);
         // 3 busy, 1 free; down to 1: the free one goes now, two busy ones retire later.
         assert_eq!(slots.resize(1), Some((4, 1)));
         assert_eq!((slots.free(), slots.in_flight()), (0, 3));
@@ -151,14 +143,14 @@ mod tests {
         assert_eq!((slots.free(), slots.in_flight()), (0, 1), "second finished slot retired");
         busy.pop();
         assert_eq!((slots.free(), slots.in_flight()), (1, 0), "the one slot left comes back");
-        let again = take_free(&slots).await;
+        let again = slots.take_free(usize::MAX);
         assert_eq!(again.len(), 1, "never more than the new number");
     }
 
     #[tokio::test]
     async fn growing_while_slots_retire_cancels_the_retirement_first() {
         let slots = Slots::new(3);
-        let busy = take_free(&slots).await;
+        let busy = slots.take_free(usize::MAX);
         assert_eq!(slots.resize(1), Some((3, 1)));
         assert_eq!(slots.resize(4), Some((1, 4)));
         // Two retirements cancelled, one slot added: 3 busy, 1 free, nothing retired later.
@@ -170,7 +162,7 @@ mod tests {
     #[tokio::test]
     async fn drain_waits_for_the_busy_slots_after_a_shrink() {
         let slots = Slots::new(3);
-        let mut busy = take_free(&slots).await;
+        let mut busy = slots.take_free(usize::MAX);
         slots.resize(2);
         assert!(!slots.drain(Duration::from_millis(50)).await, "three still busy");
         let last = busy.pop().expect("slot");

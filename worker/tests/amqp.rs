@@ -53,3 +53,40 @@ async fn messages_flow_through_rabbitmq() {
 fn rand_suffix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0)
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_worker_holds_leases_only_for_deliveries_it_has_slots_for() {
+    const CONCURRENCY: i64 = 4;
+    const MESSAGES: usize = 60;
+    let Some(url) = testkit::amqp_url() else { return };
+    let queue = format!("herald.test.{:016x}", rand_suffix());
+    let broker = [("AMQP_URL", url.as_str()), ("HERALD_QUEUE_NAME", queue.as_str())];
+    let Some(mut herald) = Herald::start_with(Backend::Postgres, &broker).await else { return };
+    // The broker consumer's fan-out and the database loop's claims both take work: together they
+    // must never lease more than the worker has slots for.
+    herald.start_worker(&[
+        broker[0],
+        broker[1],
+        ("HERALD_DELIVERY_ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#),
+        ("HERALD_WORKER_CONCURRENCY", "4"),
+        ("HERALD_WORKER_POLL_INTERVAL", "20ms"),
+    ]);
+    let worker = herald.worker.as_ref().expect("worker");
+    assert!(worker.wait_for_msg(0, "consuming dispatch jobs", LONG).await.is_some(), "{:?}", worker.lines());
+    let receiver = Receiver::start_slow(Duration::from_millis(150), |_| 200);
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url)})).await;
+    for i in 0..MESSAGES {
+        api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"i": i}})).await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut most_held = 0;
+    while receiver.received().len() < MESSAGES && std::time::Instant::now() < deadline {
+        most_held = most_held.max(herald.db.count_rows("delivery WHERE status = 1").await);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(receiver.received().len(), MESSAGES, "every message delivered");
+    eprintln!("most deliveries held at once: {most_held}");
+    assert!(most_held <= CONCURRENCY, "held {most_held} leases with {CONCURRENCY} slots");
+}
