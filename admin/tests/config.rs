@@ -85,7 +85,7 @@ fn every_key_is_settable_by_its_env_name() {
             "delivery.retry_schedule" => "[\"7s\"]",
             "delivery.header_style" => "svix",
             "queue.quorum" => "true",
-            "queue.prefetch" => "7",
+            "queue.prefetch" | "queue.publish_buffer" => "7",
             "queue.name" => "q.test",
             "database.url" => "postgres://h/db",
             "queue.url" => "amqp://h",

@@ -1,6 +1,7 @@
 //! Herald's shared library: everything two or more of its processes need — configuration,
 //! logging, the database and its migrations, the queue connection, lifecycle and health.
 
+pub mod backoff;
 pub mod boot;
 pub mod cli;
 pub mod config;

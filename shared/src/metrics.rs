@@ -45,6 +45,8 @@ pub struct Metrics {
     pub due: Gauge,
     /// Attempts refused unsent because a signing secret could not be decrypted.
     pub unsigned_refusals: Counter,
+    /// Dispatch jobs web did not publish (buffer full, broker failing): the sweep covers them.
+    pub dispatch_jobs_skipped: Counter,
     /// Database connections open in this process's pools.
     pub db_connections: Gauge,
     /// Of those, how many are idle.
@@ -73,6 +75,12 @@ impl Default for Metrics {
             attempt_seconds.clone(),
         );
         registry.register("deliveries_due", "Deliveries due and not yet made (queue lag)", due.clone());
+        let dispatch_jobs_skipped = Counter::default();
+        registry.register(
+            "dispatch_jobs_skipped",
+            "Dispatch jobs not published to the broker (buffer full or broker failing); the workers' sweep fans those messages out",
+            dispatch_jobs_skipped.clone(),
+        );
         let unsigned_refusals = Counter::default();
         registry.register(
             "delivery_unsigned_refusals",
@@ -103,6 +111,7 @@ impl Default for Metrics {
             attempt_seconds,
             due,
             unsigned_refusals,
+            dispatch_jobs_skipped,
             db_connections,
             db_connections_idle,
             requests,

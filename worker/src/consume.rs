@@ -7,6 +7,7 @@ use crate::deliver::now;
 use crate::dispatch::dispatch_ids;
 use crate::runner::Runner;
 use futures_util::{FutureExt, StreamExt};
+use herald::backoff::Backoff;
 use herald::context::Context;
 use herald::lifecycle::StopSignal;
 use herald::queue::{amqp, connect_with_backoff};
@@ -14,13 +15,19 @@ use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, Bas
 use lapin::types::FieldTable;
 use slog::{info, warn};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::Notify;
+
+/// First and longest wait before trying again while consuming or fanning out fails.
+const RETRY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
 
 /// Consumes until a stop signal arrives.
 pub async fn consume(context: Context, runner: Runner, wake: Arc<Notify>, mut stop: StopSignal) {
     let log = context.log.clone();
     let (url, queue, quorum, prefetch) =
         context.config.with(|c| (c.queue.url.clone(), c.queue.name.clone(), c.queue.quorum, c.queue.prefetch));
+    // Setting up to consume and fanning out jobs each back off while they fail, and say so once.
+    let (mut setup, mut fan_out) = (Backoff::new(RETRY.0, RETRY.1), Backoff::new(RETRY.0, RETRY.1));
     while !stop.is_stopping() {
         let connection = tokio::select! {
             connection = connect_with_backoff(&url, &log) => connection,
@@ -37,10 +44,17 @@ pub async fn consume(context: Context, runner: Runner, wake: Arc<Notify>, mut st
         let mut consumer = match consumer.await {
             Ok(consumer) => consumer,
             Err(e) => {
-                warn!(log, "cannot consume dispatch jobs; retrying"; "error" => e.to_string());
-                continue;
+                let failed = setup.failed();
+                if failed.first {
+                    warn!(log, "cannot consume dispatch jobs; retrying with backoff"; "error" => e.to_string());
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(failed.wait) => continue,
+                    () = stop.wait() => return,
+                }
             }
         };
+        setup.succeeded();
         info!(log, "consuming dispatch jobs"; "queue" => &queue);
         loop {
             let job = tokio::select! {
@@ -64,10 +78,27 @@ pub async fn consume(context: Context, runner: Runner, wake: Arc<Notify>, mut st
                 Ok(()) => {
                     let _ = last.ack(BasicAckOptions { multiple: true }).await;
                     wake.notify_one();
+                    if let Some(recovered) = fan_out.succeeded() {
+                        info!(log, "dispatch jobs going again"; "failed_rounds" => recovered.failures,
+                            "after_ms" => recovered.lasted.as_millis() as u64);
+                    }
                 }
                 Err(e) => {
-                    warn!(log, "dispatch jobs failed; returning them to the queue"; "jobs" => ids.len(), "error" => e.to_string());
+                    // Held (not requeued at once, which would hand them straight back) for the
+                    // backoff's wait, then returned to the queue; said once per run of failures.
+                    let failed = fan_out.failed();
+                    if failed.first {
+                        warn!(log, "dispatch jobs failing; returning them to the queue after a backoff";
+                            "jobs" => ids.len(), "error" => e.to_string());
+                    }
+                    let stopping = tokio::select! {
+                        () = tokio::time::sleep(failed.wait) => false,
+                        () = stop.wait() => true,
+                    };
                     let _ = last.nack(BasicNackOptions { requeue: true, multiple: true }).await;
+                    if stopping {
+                        return;
+                    }
                 }
             }
         }

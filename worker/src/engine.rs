@@ -7,7 +7,9 @@
 use crate::deliver::now;
 use crate::dispatch::dispatch_round;
 use crate::runner::Runner;
+use herald::backoff::Backoff;
 use herald::context::Context;
+use herald::db::DbError;
 use herald::db::work::{claim_due, count_due};
 use herald::lifecycle::StopSignal;
 use herald::model::ids::new_id;
@@ -22,6 +24,32 @@ use tokio::sync::{Notify, mpsc};
 const SWEEP_AFTER: chrono::Duration = chrono::Duration::seconds(5);
 /// How often the queue's lag is counted for `/metrics`.
 const LAG_EVERY: Duration = Duration::from_secs(1);
+
+/// First and longest wait before trying again while the database fails.
+const RETRY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
+
+/// One round of the loop: fan out new messages, then take due deliveries for the slots free and
+/// start them. Whether there was work; on failure, the step that failed.
+async fn round(
+    runner: &Runner,
+    context: &Context,
+    owner: &str,
+    swept: chrono::NaiveDateTime,
+    at: chrono::NaiveDateTime,
+) -> Result<bool, (&'static str, DbError)> {
+    let fanned = dispatch_round(runner, context, swept, at).await.map_err(|e| ("fan-out", e))?;
+    let slots = runner.reserve(usize::MAX);
+    if slots.is_empty() {
+        return Ok(fanned > 0);
+    }
+    let held = claim_due(&context.db, owner, at, runner.lease_until(at), slots.len() as i64)
+        .await
+        .map_err(|e| ("taking due deliveries", e))?;
+    let took = !held.is_empty();
+    // On failure the leases lapse and the deliveries are taken again.
+    runner.start_claimed(held, slots).await.map_err(|e| ("loading what to deliver", e))?;
+    Ok(fanned > 0 || took)
+}
 
 /// Runs until a stop signal has been handled.
 pub async fn run(context: Context, mut stop: StopSignal) {
@@ -62,6 +90,7 @@ pub async fn run(context: Context, mut stop: StopSignal) {
     });
     info!(log, "delivering from the database queue"; "worker" => &owner, "concurrency" => concurrency);
     let mut lag_measured = Instant::now() - LAG_EVERY;
+    let mut backoff = Backoff::new(RETRY.0, RETRY.1);
     while !stop.is_stopping() {
         // worker.concurrency is live: a reload takes effect here, within one poll interval.
         if let Some((old, new)) = runner.resize(context.config.with(|c| c.worker.concurrency)) {
@@ -77,25 +106,29 @@ pub async fn run(context: Context, mut stop: StopSignal) {
         // With a broker, new messages arrive as dispatch jobs; the sweep only takes those whose
         // job was lost (a failed publish, a broker restart), i.e. left undispatched a while.
         let swept = if context.publisher.is_some() { at - SWEEP_AFTER } else { at };
-        let mut busy = match dispatch_round(&runner, &context, swept, at).await {
-            Ok(n) => n > 0,
-            Err(e) => {
-                warn!(log, "fan-out failed; retrying"; "error" => e.to_string());
-                false
+        let busy = match round(&runner, &context, &owner, swept, at).await {
+            Ok(busy) => {
+                if let Some(recovered) = backoff.succeeded() {
+                    info!(log, "database work going again"; "failed_rounds" => recovered.failures,
+                        "after_ms" => recovered.lasted.as_millis() as u64);
+                }
+                busy
+            }
+            Err((step, e)) => {
+                // Once per run of failures, then quiet: a database that is down (or a full disk)
+                // must not make the worker spin or fill the log.
+                let failed = backoff.failed();
+                if failed.first {
+                    warn!(log, "database work failing; backing off until it works again"; "step" => step,
+                        "error" => e.to_string());
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(failed.wait) => {}
+                    () = stop.wait() => {}
+                }
+                continue;
             }
         };
-        let slots = runner.reserve(usize::MAX);
-        if !slots.is_empty() {
-            match claim_due(&context.db, &owner, at, runner.lease_until(at), slots.len() as i64).await {
-                Ok(held) => {
-                    busy |= !held.is_empty();
-                    if let Err(e) = runner.start_claimed(held, slots).await {
-                        warn!(log, "loading what to deliver failed; the leases will lapse and it will be retried"; "error" => e.to_string());
-                    }
-                }
-                Err(e) => warn!(log, "taking due deliveries failed; retrying"; "error" => e.to_string()),
-            }
-        }
         // Set before looking at the slots, so a batch stored in between still wakes the loop.
         starved.store(true, Ordering::SeqCst);
         if !busy || runner.free() == 0 {

@@ -6,6 +6,7 @@
 
 use diesel_async::RunQueryDsl;
 use futures_util::StreamExt;
+use herald::backoff::Backoff;
 use slog::{Logger, info, warn};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,27 +16,31 @@ const MAX_RETRY: Duration = Duration::from_secs(10);
 
 /// Listens for as long as the process runs, waking `wake` on every notification.
 pub async fn listen(url: String, wake: Arc<Notify>, log: Logger) {
-    let mut wait = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), MAX_RETRY);
     loop {
-        match herald::db::postgres_connection(&url).await {
+        let listening = match herald::db::postgres_connection(&url).await {
             Ok(mut conn) => match diesel::sql_query("LISTEN herald_work").execute(&mut conn).await {
                 Ok(_) => {
                     info!(log, "listening for work notifications");
-                    wait = Duration::from_millis(100);
+                    backoff.succeeded();
                     let mut notifications = std::pin::pin!(conn.notifications_stream());
                     while let Some(Ok(_)) = notifications.next().await {
                         wake.notify_one();
                     }
                     warn!(log, "work notifications stopped; polling until they resume");
+                    Ok(())
                 }
-                Err(e) => warn!(log, "LISTEN failed; polling meanwhile"; "error" => e.to_string()),
+                Err(e) => Err(format!("LISTEN failed: {e}")),
             },
-            Err(e) => {
-                warn!(log, "cannot open the notification connection; polling meanwhile"; "error" => e.to_string())
-            }
+            Err(e) => Err(format!("cannot open the notification connection: {e}")),
+        };
+        let failed = backoff.failed();
+        if let Err(e) = listening
+            && failed.first
+        {
+            warn!(log, "no work notifications; polling meanwhile, retrying with backoff"; "error" => e);
         }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(MAX_RETRY);
+        tokio::time::sleep(failed.wait).await;
     }
 }
 

@@ -90,3 +90,83 @@ async fn a_worker_holds_leases_only_for_deliveries_it_has_slots_for() {
     eprintln!("most deliveries held at once: {most_held}");
     assert!(most_held <= CONCURRENCY, "held {most_held} leases with {CONCURRENCY} slots");
 }
+
+/// A `Running` process's `/metrics` text.
+async fn metrics_of(process: &testkit::Running) -> String {
+    let url = format!("http://{}/metrics", process.address().await);
+    testkit::http().get(url).send().await.expect("metrics").text().await.expect("text")
+}
+
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok()).unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn during_a_broker_outage_web_holds_a_bounded_buffer_and_the_sweep_delivers_what_was_skipped() {
+    const MESSAGES: usize = 100;
+    // Nothing listens there: the broker is down for the whole test.
+    let down = format!("amqp://guest:guest@127.0.0.1:{}/%2f", testkit::free_port());
+    let broker = [("AMQP_URL", down.as_str()), ("HERALD_QUEUE_PUBLISH_BUFFER", "8")];
+    let Some(mut herald) = Herald::start_with(Backend::Sqlite, &broker).await else { return };
+    herald.start_worker(&[broker[0], ("HERALD_DELIVERY_ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#)]);
+    let receiver = Receiver::start(|_| 200);
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url)})).await;
+    for i in 0..MESSAGES {
+        let (status, _) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"i": i}})).await;
+        assert_eq!(status, 202, "publishing never waits for the broker");
+    }
+    // Every job is either skipped or still in the buffer (8) or in the round being tried (8).
+    let deadline = std::time::Instant::now() + LONG;
+    let skipped = loop {
+        let skipped = counter(&metrics_of(&herald.web).await, "herald_dispatch_jobs_skipped_total");
+        if skipped >= (MESSAGES - 16) as f64 || std::time::Instant::now() > deadline {
+            break skipped;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(skipped >= (MESSAGES - 16) as f64, "skipped {skipped}");
+    let failing: Vec<_> =
+        herald.web.lines().into_iter().filter(|l| l.contains("publishing dispatch jobs failed")).collect();
+    assert_eq!(failing.len(), 1, "said once: {failing:?}");
+    // The workers' sweep fans the messages out from the database.
+    let got = receiver.wait_for(MESSAGES, Duration::from_secs(60)).await;
+    let ids: HashSet<String> = got.iter().map(|r| r.headers["webhook-id"].clone()).collect();
+    assert_eq!(ids.len(), MESSAGES, "every message delivered by the sweep");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_the_database_down_a_worker_backs_off_says_so_once_and_loses_no_job() {
+    const MESSAGES: usize = 20;
+    let Some(url) = testkit::amqp_url() else { return };
+    let queue = format!("herald.test.{:016x}", rand_suffix());
+    let broker = [("AMQP_URL", url.as_str()), ("HERALD_QUEUE_NAME", queue.as_str())];
+    let Some(herald) = Herald::start_with(Backend::Postgres, &broker).await else { return };
+    let receiver = Receiver::start(|_| 200);
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url)})).await;
+    // A worker whose database is not there, on the broker where the jobs wait.
+    let missing = format!("{}_missing", herald.db.url);
+    let cut_off =
+        [("HERALD_DATABASE_URL", missing.as_str()), broker[0], broker[1], ("HERALD_WORKER_POLL_INTERVAL", "10ms")];
+    let mut broken = testkit::Running::start("herald-worker", &[], &cut_off);
+    assert!(broken.wait_for_msg(0, "consuming dispatch jobs", LONG).await.is_some(), "{:?}", broken.lines());
+    for i in 0..MESSAGES {
+        api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {"i": i}})).await;
+    }
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let lines = broken.lines();
+    let said = |text: &str| lines.iter().filter(|l| l.contains(text)).count();
+    let loud = lines.iter().filter(|l| l.contains("\"WARN\"") || l.contains("\"ERRO\"")).count();
+    assert!(loud <= 5, "{loud} warnings in 5 s: {:#?}", &lines[..lines.len().min(20)]);
+    assert_eq!(said("dispatch jobs failing"), 1, "{lines:#?}");
+    assert_eq!(said("database work failing"), 1, "{lines:#?}");
+    broken.signal("TERM");
+    let _ = broken.wait_exit(LONG).await;
+    // The jobs went back to the queue: a worker with its database delivers every message.
+    let worker = herald.spawn_worker(&[broker[0], broker[1], ("HERALD_DELIVERY_ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#)]);
+    let got = receiver.wait_for(MESSAGES, LONG).await;
+    assert_eq!(got.len(), MESSAGES, "{:?}", worker.lines());
+}

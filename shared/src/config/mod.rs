@@ -188,6 +188,8 @@ pub struct Queue {
     pub quorum: bool,
     /// Unacknowledged jobs per worker.
     pub prefetch: u16,
+    /// Dispatch jobs web holds for the broker at most.
+    pub publish_buffer: usize,
 }
 
 /// `log.*`

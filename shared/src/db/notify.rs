@@ -4,6 +4,7 @@
 //! per [`COALESCE`] on a connection of its own, however many messages were stored meanwhile.
 //! Announcements are best-effort: a lost one costs a worker's poll interval, never a message.
 
+use crate::backoff::Backoff;
 use diesel_async::SimpleAsyncConnection;
 use slog::{Logger, warn};
 use std::time::Duration;
@@ -29,28 +30,26 @@ impl WorkAnnouncer {
     /// connection is opened before the first announcement (a process that never has any, such
     /// as a worker, never opens one).
     pub async fn run(&self, url: String, log: Logger) {
-        let mut wait = Duration::from_millis(100);
+        let mut backoff = Backoff::new(Duration::from_millis(100), MAX_RETRY);
         self.pending.notified().await;
         self.pending.notify_one();
         loop {
-            match super::postgres_connection(&url).await {
-                Ok(mut conn) => {
-                    wait = Duration::from_millis(100);
-                    loop {
-                        self.pending.notified().await;
-                        if let Err(e) = conn.batch_execute("NOTIFY herald_work").await {
-                            warn!(log, "work announcement failed; workers will find the work by polling"; "error" => e.to_string());
-                            break;
-                        }
-                        tokio::time::sleep(COALESCE).await;
+            let failure = match super::postgres_connection(&url).await {
+                Ok(mut conn) => loop {
+                    self.pending.notified().await;
+                    if let Err(e) = conn.batch_execute("NOTIFY herald_work").await {
+                        break format!("announcing failed: {e}");
                     }
-                }
-                Err(e) => {
-                    warn!(log, "cannot open the announcement connection; workers poll meanwhile"; "error" => e.to_string())
-                }
+                    backoff.succeeded();
+                    tokio::time::sleep(COALESCE).await;
+                },
+                Err(e) => format!("cannot open the announcement connection: {e}"),
+            };
+            let failed = backoff.failed();
+            if failed.first {
+                warn!(log, "work announcements failing; workers find the work by polling meanwhile"; "error" => failure);
             }
-            tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(MAX_RETRY);
+            tokio::time::sleep(failed.wait).await;
         }
     }
 }

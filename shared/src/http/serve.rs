@@ -3,11 +3,13 @@
 //! graceful stop on the first SIGTERM/SIGINT.
 
 use super::{InFlight, health_routes, not_found, request_log, track_in_flight};
+use crate::backoff::Backoff;
 use crate::boot::Booted;
 use crate::config::Config;
 use crate::context::Context;
 use crate::db::{Backend, Database, migrate};
 use crate::lifecycle::{Readiness, StopSignal, install_stop_handlers};
+use crate::queue::amqp::Publisher;
 use crate::{config, logging, queue};
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
@@ -77,6 +79,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
 
     // One context for the process; each HTTP worker swaps in a pool of its own. (Validation
     // guarantees web and worker at least one well-formed encryption key.)
+    let metrics = Arc::new(crate::metrics::Metrics::default());
     let base = Context {
         db: Database::connect_lazy(&cfg.database).map_err(std::io::Error::other)?,
         config: config.clone(),
@@ -84,9 +87,11 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
         readiness: readiness.clone(),
         secrets: Arc::new(crate::crypto::SecretBox::new(&cfg.secrets.keys).map_err(std::io::Error::other)?),
         tokens: Arc::new(crate::token::TokenCache::default()),
-        metrics: Arc::new(crate::metrics::Metrics::default()),
-        publisher: (!cfg.queue.url.is_empty())
-            .then(|| Arc::new(crate::queue::amqp::Publisher::new(&cfg.queue.url, &cfg.queue.name, cfg.queue.quorum))),
+        metrics: metrics.clone(),
+        publisher: (!cfg.queue.url.is_empty()).then(|| {
+            let q = &cfg.queue;
+            Arc::new(Publisher::start(&q.url, &q.name, q.quorum, q.publish_buffer, log.clone(), metrics.clone()))
+        }),
         announcer: (cfg.queue.url.is_empty()
             && crate::db::backend_of(&cfg.database.url).ok() == Some(Backend::Postgres))
         .then(Arc::default),
@@ -159,7 +164,7 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
 /// Connects to the database in the background (start-up never waits for it), retrying with
 /// backoff, and says once whether migrations are pending.
 async fn report_database(db: Database, log: Logger) {
-    let mut wait = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
     loop {
         match migrate::status(&db).await {
             Ok(status) => {
@@ -171,9 +176,11 @@ async fn report_database(db: Database, log: Logger) {
                 return;
             }
             Err(e) => {
-                warn!(log, "database unreachable, retrying"; "error" => e.to_string(), "retry_in_ms" => wait.as_millis() as u64);
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(Duration::from_secs(10));
+                let failed = backoff.failed();
+                if failed.first {
+                    warn!(log, "database unreachable, retrying with backoff (readiness says so)"; "error" => e.to_string());
+                }
+                tokio::time::sleep(failed.wait).await;
             }
         }
     }

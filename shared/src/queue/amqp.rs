@@ -1,12 +1,17 @@
 //! The RabbitMQ dispatch queue: web publishes the id of each new message (persistent, publisher
-//! confirmed); workers consume them. The queue only carries wake-ups: the message is already in
+//! confirmed) from a bounded buffer; workers consume them. The queue only carries wake-ups: the message is already in
 //! the database, so a publish that fails costs latency (the sweeper finds the message), never data.
 
+use crate::backoff::Backoff;
 use crate::db::redact_url;
+use crate::metrics::Metrics;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use tokio::sync::Mutex;
+use slog::{Logger, info, warn};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
 
 /// Persistent delivery mode (survives a broker restart).
 const PERSISTENT: u8 = 2;
@@ -31,48 +36,107 @@ pub async fn declare(channel: &Channel, queue: &str, quorum: bool) -> Result<(),
     Ok(())
 }
 
-/// Publishes dispatch jobs; reconnects on the next publish after a failure.
+/// Dispatch jobs published per round (their confirms are awaited together).
+const BATCH: usize = 256;
+/// First and longest wait between publishing rounds while the broker fails.
+const RETRY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(10));
+
+/// Publishes dispatch jobs from a bounded buffer on a task of its own: a request only puts its
+/// job in the buffer, never waits for the broker, and during an outage web holds at most
+/// `queue.publish_buffer` jobs; past that a job is skipped and counted (the workers' sweep fans
+/// its message out). Jobs of a round that fails are counted as skipped too.
 pub struct Publisher {
+    jobs: mpsc::Sender<String>,
+    metrics: Arc<Metrics>,
+}
+
+/// Where the publishing task sends to.
+struct Target {
     url: String,
     queue: String,
     quorum: bool,
-    open: Mutex<Option<(Connection, Channel)>>,
 }
 
 impl Publisher {
-    /// A publisher for `queue` on the broker at `url`; connects on first use.
-    pub fn new(url: &str, queue: &str, quorum: bool) -> Self {
-        Publisher { url: url.to_owned(), queue: queue.to_owned(), quorum, open: Mutex::new(None) }
+    /// Starts publishing to `queue` on the broker at `url` (connecting on the first job) on the
+    /// current runtime.
+    pub fn start(url: &str, queue: &str, quorum: bool, buffer: usize, log: Logger, metrics: Arc<Metrics>) -> Self {
+        let (jobs, pending) = mpsc::channel(buffer.max(1));
+        let target = Target { url: url.to_owned(), queue: queue.to_owned(), quorum };
+        tokio::spawn(publish_all(target, pending, log, metrics.clone()));
+        Publisher { jobs, metrics }
     }
 
-    async fn channel(&self) -> Result<Channel, String> {
-        let mut open = self.open.lock().await;
-        if let Some((_, channel)) = open.as_ref().filter(|(c, ch)| c.status().connected() && ch.status().connected()) {
-            return Ok(channel.clone());
+    /// Hands a message's dispatch job to the publishing task without waiting; when the buffer is
+    /// full it is skipped and counted.
+    pub fn publish(&self, message_id: &str) {
+        if self.jobs.try_send(message_id.to_owned()).is_err() {
+            self.metrics.dispatch_jobs_skipped.inc();
         }
-        let (connection, channel) = open_channel(&self.url, &self.queue, self.quorum)
-            .await
-            .map_err(|e| format!("broker {}: {e}", redact_url(&self.url)))?;
-        *open = Some((connection, channel.clone()));
-        Ok(channel)
     }
+}
 
-    /// Publishes one job and waits for the broker's confirmation.
-    pub async fn publish(&self, message_id: &str) -> Result<(), String> {
-        let channel = self.channel().await?;
-        let properties = BasicProperties::default().with_delivery_mode(PERSISTENT);
-        let confirm = channel
-            .basic_publish(
-                "".into(),
-                self.queue.as_str().into(),
-                BasicPublishOptions::default(),
-                message_id.as_bytes(),
-                properties,
-            )
-            .await
-            .map_err(|e| e.to_string())?
-            .await
-            .map_err(|e| e.to_string())?;
-        if confirm.is_nack() { Err("the broker refused the message".into()) } else { Ok(()) }
+/// Publishes what the buffer holds, a round at a time, until every sender is gone.
+async fn publish_all(target: Target, mut pending: mpsc::Receiver<String>, log: Logger, metrics: Arc<Metrics>) {
+    let mut open: Option<(Connection, Channel)> = None;
+    let mut backoff = Backoff::new(RETRY.0, RETRY.1);
+    let mut round = Vec::with_capacity(BATCH);
+    while pending.recv_many(&mut round, BATCH).await > 0 {
+        match publish_round(&target, &mut open, &round).await {
+            Ok(()) => {
+                if let Some(recovered) = backoff.succeeded() {
+                    info!(log, "publishing dispatch jobs again"; "failed_rounds" => recovered.failures,
+                        "after_ms" => recovered.lasted.as_millis() as u64);
+                }
+            }
+            Err(e) => {
+                open = None;
+                metrics.dispatch_jobs_skipped.inc_by(round.len() as u64);
+                let failed = backoff.failed();
+                if failed.first {
+                    warn!(log, "publishing dispatch jobs failed; backing off (the sweep fans those messages out)";
+                        "broker" => redact_url(&target.url), "error" => e);
+                }
+                tokio::time::sleep(failed.wait).await;
+            }
+        }
+        round.clear();
     }
+}
+
+/// Publishes one round of jobs on the open channel (opening one first if needed) and waits for
+/// the broker to confirm them all.
+async fn publish_round(
+    target: &Target,
+    open: &mut Option<(Connection, Channel)>,
+    ids: &[String],
+) -> Result<(), String> {
+    let usable = open.as_ref().filter(|(c, ch)| c.status().connected() && ch.status().connected());
+    let channel = match usable {
+        Some((_, channel)) => channel.clone(),
+        None => {
+            let (connection, channel) =
+                open_channel(&target.url, &target.queue, target.quorum).await.map_err(|e| e.to_string())?;
+            *open = Some((connection, channel.clone()));
+            channel
+        }
+    };
+    let properties = BasicProperties::default().with_delivery_mode(PERSISTENT);
+    let mut confirms = Vec::with_capacity(ids.len());
+    for id in ids {
+        let publish = channel.basic_publish(
+            "".into(),
+            target.queue.as_str().into(),
+            BasicPublishOptions::default(),
+            id.as_bytes(),
+            properties.clone(),
+        );
+        confirms.push(publish.await.map_err(|e| e.to_string())?);
+    }
+    for confirm in confirms {
+        if confirm.await.map_err(|e| e.to_string())?.is_nack() {
+            return Err("the broker refused a dispatch job".into());
+        }
+    }
+    Ok(())
 }

@@ -1,10 +1,11 @@
 //! The RabbitMQ connection: opened in the background with backoff (start-up never waits for it),
 //! watched, and reopened when it drops. Its state feeds readiness.
 
+use crate::backoff::Backoff;
 use crate::db::redact_url;
 use crate::lifecycle::Readiness;
 use lapin::{Connection, ConnectionProperties};
-use slog::{Logger, info, warn};
+use slog::{Logger, debug, info, warn};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,17 +13,21 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(10);
 const STATUS_POLL: Duration = Duration::from_millis(500);
 
-/// Connects to the broker, retrying with exponential backoff until it answers.
+/// Connects to the broker, retrying with exponential backoff until it answers; says once that
+/// it is unreachable (each later try is logged at debug).
 pub async fn connect_with_backoff(url: &str, log: &Logger) -> Connection {
-    let mut wait = FIRST_RETRY;
+    let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
     loop {
         match Connection::connect(url, ConnectionProperties::default()).await {
             Ok(connection) => return connection,
             Err(e) => {
-                warn!(log, "broker unreachable, retrying"; "url" => redact_url(url), "error" => e.to_string(),
-                    "retry_in_ms" => wait.as_millis() as u64);
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(MAX_RETRY);
+                let failed = backoff.failed();
+                if failed.first {
+                    warn!(log, "broker unreachable, retrying with backoff"; "url" => redact_url(url), "error" => e.to_string());
+                } else {
+                    debug!(log, "broker still unreachable"; "error" => e.to_string(), "retry_in_ms" => failed.wait.as_millis() as u64);
+                }
+                tokio::time::sleep(failed.wait).await;
             }
         }
     }

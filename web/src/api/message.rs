@@ -164,20 +164,15 @@ async fn create(
 }
 
 /// Tells the workers: through Postgres notifications without a broker (coalesced), or through
-/// the broker when there is one, on a task of its own: the answer
-/// does not wait for the broker's confirmation (the message is stored already). A failed or
-/// unconfirmed publish is logged; the workers' sweep finds the message.
+/// the broker when there is one, by handing the dispatch job to the publishing task (bounded; it
+/// never waits). A job not published is counted; the workers' sweep finds the message.
 fn announce(context: &Context, message_id: &str) {
     if let Some(announcer) = &context.announcer {
         announcer.announce();
     }
-    let Some(publisher) = context.publisher.clone() else { return };
-    let (log, message_id) = (context.log.clone(), message_id.to_owned());
-    actix_web::rt::spawn(async move {
-        if let Err(e) = publisher.publish(&message_id).await {
-            slog::warn!(log, "dispatch publish failed; the sweeper will pick the message up"; "message" => message_id, "error" => e);
-        }
-    });
+    if let Some(publisher) = &context.publisher {
+        publisher.publish(message_id);
+    }
 }
 
 /// `?event_types=a&event_types=b` (the query reader takes no repeated keys, so read them here).
