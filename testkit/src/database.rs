@@ -101,6 +101,23 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// Postgres only: ends every server process serving this database, as a restart does to
+    /// them ("terminating connection due to administrator command"); returns how many.
+    pub async fn cut_connections(&self) -> i64 {
+        assert_eq!(self.backend, Backend::Postgres, "cut_connections is for Postgres");
+        let sql = format!(
+            "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+             WHERE datname = '{}' AND pid <> pg_backend_pid()",
+            self.name
+        );
+        let mut c =
+            AsyncPgConnection::establish(&format!("{}/postgres", server_url(self.backend))).await.expect("connect");
+        let rows: Vec<Count> = diesel::sql_query(sql).load(&mut c).await.expect("terminate");
+        <[Count]>::first(&rows).map_or(0, |r| r.n)
+    }
+}
+
 /// A migration lock held by a connection of the test's own, released when dropped.
 pub struct HeldLock {
     _connection: Box<dyn std::any::Any + Send>,

@@ -306,3 +306,50 @@ async fn nothing_panics_after_a_graceful_stop() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn connections_cut_under_requests_answer_503_never_500() {
+    let Some(herald) = testkit::Herald::start(Backend::Postgres).await else { return };
+    let api = herald.client("org-a");
+    api.post("/app", &serde_json::json!({"name": "A", "uid": "a"})).await;
+    let running = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let clients: Vec<_> = (0..8)
+        .map(|n| {
+            let (api, running) = (herald.client("org-a"), running.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while running.load(std::sync::atomic::Ordering::Relaxed) {
+                    let (status, body) = match n % 3 {
+                        0 => api.get("/app/a").await,
+                        1 => api.get("/app/a/msg?limit=5").await,
+                        _ => api.post("/app/a/msg", &serde_json::json!({"eventType": "x.y", "payload": {}})).await,
+                    };
+                    statuses.push((status, body));
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut cut = 0;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cut += herald.db.cut_connections().await;
+    }
+    running.store(false, std::sync::atomic::Ordering::Relaxed);
+    let mut all = Vec::new();
+    for client in clients {
+        all.extend(client.await.expect("client"));
+    }
+    let failed: Vec<_> = all.iter().filter(|(s, _)| *s >= 500 && *s != 503).collect();
+    let unavailable = all.iter().filter(|(s, _)| *s == 503).count();
+    eprintln!("{} requests, {unavailable} answered 503, {cut} connections cut", all.len());
+    assert!(cut > 0, "connections were cut");
+    assert!(
+        failed.is_empty(),
+        "{} of {} answered 5xx other than 503: {:?}",
+        failed.len(),
+        all.len(),
+        &failed[..failed.len().min(3)]
+    );
+    assert_eq!(api.get("/app/a").await.0, 200, "serving again");
+}

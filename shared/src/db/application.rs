@@ -43,14 +43,14 @@ pub async fn find_application(db: &Database, org: &str, id_or_uid: &str) -> Resu
         .filter(application::org_id.eq(org))
         .filter(application::id.eq(id_or_uid).or(application::uid.eq(id_or_uid)));
     // An id and another application's uid could be equal; the id wins, as in Svix.
-    let mut rows: Vec<ApplicationRow> = with_conn!(db, c => query.load(c).await)?;
+    let mut rows: Vec<ApplicationRow> = crate::with_conn_retrying!(db, c => query.load(c).await)?;
     rows.sort_by_key(|r| r.id != id_or_uid);
     Ok(rows.into_iter().next())
 }
 
 /// A page of the org's applications, ordered by id (creation time).
 pub async fn list_applications(db: &Database, org: &str, page: &PageRequest) -> Result<Page<ApplicationRow>, DbError> {
-    let rows: Vec<ApplicationRow> = with_conn!(db, c => {
+    let rows: Vec<ApplicationRow> = crate::with_conn_retrying!(db, c => {
         let base = application::table.filter(application::org_id.eq(org)).into_boxed();
         crate::seek!(base, application::id, page).load(c).await
     })?;
@@ -67,5 +67,5 @@ pub async fn update_application(db: &Database, row: &ApplicationRow) -> Result<(
 /// Deletes an application and, by cascade, everything it owns.
 pub async fn delete_application(db: &Database, org: &str, id: &str) -> Result<bool, DbError> {
     let target = application::table.filter(application::id.eq(id)).filter(application::org_id.eq(org));
-    Ok(with_conn!(db, c => diesel::delete(target).execute(c).await)? > 0)
+    Ok(crate::with_conn_retrying!(db, c => diesel::delete(target).execute(c).await)? > 0)
 }

@@ -85,7 +85,7 @@ pub async fn list_attempts(
     let (message_id, endpoint_id, status) = (filter.message_id.clone(), filter.endpoint_id.clone(), filter.status);
     let (class, before, after) = (filter.status_code_class, filter.before, filter.after);
     let (channel, types) = (filter.messages.channel_pattern(), filter.messages.event_types.clone());
-    let rows: Vec<AttemptRow> = with_conn!(db, c => {
+    let rows: Vec<AttemptRow> = crate::with_conn_retrying!(db, c => {
         let mut q = attempt::table.filter(attempt::app_id.eq(app_id)).into_boxed();
         if let Some(m) = &message_id {
             q = q.filter(attempt::message_id.eq(m.clone()));
@@ -125,11 +125,11 @@ pub async fn list_attempts(
 /// One attempt of a message.
 pub async fn find_attempt(db: &Database, message_id: &str, id: &str) -> Result<Option<AttemptRow>, DbError> {
     let query = attempt::table.filter(attempt::message_id.eq(message_id)).filter(attempt::id.eq(id));
-    Ok(with_conn!(db, c => query.first(c).await.optional())?)
+    Ok(crate::with_conn_retrying!(db, c => query.first(c).await.optional())?)
 }
 
 /// Removes an attempt's stored response body.
 pub async fn expunge_response(db: &Database, id: &str) -> Result<bool, DbError> {
     let target = attempt::table.filter(attempt::id.eq(id));
-    Ok(with_conn!(db, c => diesel::update(target).set(attempt::response.eq("")).execute(c).await)? > 0)
+    Ok(crate::with_conn_retrying!(db, c => diesel::update(target).set(attempt::response.eq("")).execute(c).await)? > 0)
 }

@@ -52,6 +52,10 @@ pub enum DbError {
     /// A query failed.
     #[error("database query: {0}")]
     Query(diesel::result::Error),
+    /// The connection was lost under the query (a database restarting, a network cut, a full
+    /// disk on SQLite): the database cannot serve now; retrying later may work.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// The database did not answer in time.
     #[error("database did not answer within {0:?}")]
     Timeout(Duration),
@@ -75,7 +79,35 @@ impl From<diesel::result::Error> for DbError {
             Error::DatabaseError(_, info) if info.message().contains("0x00") => {
                 DbError::UnstorableValue(info.message().to_owned())
             }
+            other if connection_lost(&other) => DbError::Unavailable(other.to_string()),
             other => DbError::Query(other),
+        }
+    }
+}
+
+/// Whether a query failed because the database went away under it rather than because of the
+/// query: a closed or reset connection (Postgres restarting sends "terminating connection"),
+/// a MySQL server gone away, or an SQLite database that cannot take writes now (disk full,
+/// locked past the busy timeout).
+pub fn connection_lost(error: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    const SIGNS: [&str; 10] = [
+        "connection closed",
+        "terminating connection",
+        "server closed the connection",
+        "broken pipe",
+        "connection reset",
+        "server has gone away",
+        "lost connection",
+        "database or disk is full",
+        "database is locked",
+        "disk i/o error",
+    ];
+    match error {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _) | Error::BrokenTransactionManager => true,
+        other => {
+            let text = other.to_string().to_ascii_lowercase();
+            SIGNS.iter().any(|sign| text.contains(sign))
         }
     }
 }

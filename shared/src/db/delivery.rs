@@ -145,7 +145,7 @@ pub async fn deliveries_of_message(
     message_id: &str,
     page: &PageRequest,
 ) -> Result<Page<DeliveryRow>, DbError> {
-    let rows: Vec<DeliveryRow> = with_conn!(db, c => {
+    let rows: Vec<DeliveryRow> = crate::with_conn_retrying!(db, c => {
         let base = delivery::table.filter(delivery::message_id.eq(message_id)).into_boxed();
         crate::seek!(base, delivery::endpoint_id, page).load(c).await
     })?;
@@ -165,7 +165,7 @@ pub async fn deliveries_of_endpoint(
     let channel = messages.channel_pattern();
     let (types, before, after) = (messages.event_types.clone(), messages.before, messages.after);
     let narrowed = channel.is_some() || !types.is_empty() || before.is_some() || after.is_some();
-    let rows: Vec<DeliveryRow> = with_conn!(db, c => {
+    let rows: Vec<DeliveryRow> = crate::with_conn_retrying!(db, c => {
         let mut q = delivery::table.filter(delivery::endpoint_id.eq(endpoint_id)).into_boxed();
         if !statuses.is_empty() {
             q = q.filter(delivery::status.eq_any(statuses.clone()));

@@ -61,14 +61,14 @@ pub async fn find_endpoint(db: &Database, app_id: &str, id_or_uid: &str) -> Resu
     let query = endpoint::table
         .filter(endpoint::app_id.eq(app_id))
         .filter(endpoint::id.eq(id_or_uid).or(endpoint::uid.eq(id_or_uid)));
-    let mut rows: Vec<EndpointRow> = with_conn!(db, c => query.load(c).await)?;
+    let mut rows: Vec<EndpointRow> = crate::with_conn_retrying!(db, c => query.clone().load(c).await)?;
     rows.sort_by_key(|r| r.id != id_or_uid);
     Ok(rows.into_iter().next())
 }
 
 /// A page of the application's endpoints, by id.
 pub async fn list_endpoints(db: &Database, app_id: &str, page: &PageRequest) -> Result<Page<EndpointRow>, DbError> {
-    let rows: Vec<EndpointRow> = with_conn!(db, c => {
+    let rows: Vec<EndpointRow> = crate::with_conn_retrying!(db, c => {
         let base = endpoint::table.filter(endpoint::app_id.eq(app_id)).into_boxed();
         crate::seek!(base, endpoint::id, page).load(c).await
     })?;
@@ -78,7 +78,7 @@ pub async fn list_endpoints(db: &Database, app_id: &str, page: &PageRequest) -> 
 /// Every enabled endpoint of these applications (for fan-out).
 pub async fn enabled_endpoints(db: &Database, app_ids: &[&str]) -> Result<Vec<EndpointRow>, DbError> {
     let query = endpoint::table.filter(endpoint::app_id.eq_any(app_ids)).filter(endpoint::disabled.eq(false));
-    Ok(with_conn!(db, c => query.load(c).await)?)
+    Ok(crate::with_conn_retrying!(db, c => query.clone().load(c).await)?)
 }
 
 /// The columns one change of an endpoint sets; `None` leaves a column as it is (and, for a
@@ -132,7 +132,7 @@ pub async fn change_endpoint(
 /// Deletes an endpoint and, by cascade, its deliveries and attempts.
 pub async fn delete_endpoint(db: &Database, app_id: &str, id: &str) -> Result<bool, DbError> {
     let target = endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::app_id.eq(app_id));
-    Ok(with_conn!(db, c => diesel::delete(target).execute(c).await)? > 0)
+    Ok(crate::with_conn_retrying!(db, c => diesel::delete(target).execute(c).await)? > 0)
 }
 
 /// How many of the endpoint's deliveries are in each status code.
@@ -141,13 +141,13 @@ pub async fn delivery_counts(db: &Database, endpoint_id: &str) -> Result<Vec<(i1
         .filter(delivery::endpoint_id.eq(endpoint_id))
         .group_by(delivery::status)
         .select((delivery::status, diesel::dsl::count_star()));
-    Ok(with_conn!(db, c => query.load(c).await)?)
+    Ok(crate::with_conn_retrying!(db, c => query.clone().load(c).await)?)
 }
 
 /// The endpoints with these ids (in no particular order).
 pub async fn endpoints_by_ids(db: &Database, ids: &[String]) -> Result<Vec<EndpointRow>, DbError> {
     let query = endpoint::table.filter(endpoint::id.eq_any(ids.to_vec()));
-    Ok(with_conn!(db, c => query.load(c).await)?)
+    Ok(crate::with_conn_retrying!(db, c => query.clone().load(c).await)?)
 }
 
 /// Notes a failed delivery: starts the endpoint's failure clock, and disables the endpoint once

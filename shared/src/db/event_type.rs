@@ -45,7 +45,7 @@ pub async fn insert_event_type(db: &Database, row: &EventTypeRow) -> Result<(), 
 /// The org's event type with this name.
 pub async fn find_event_type(db: &Database, org: &str, name: &str) -> Result<Option<EventTypeRow>, DbError> {
     let query = event_type::table.filter(event_type::org_id.eq(org)).filter(event_type::name.eq(name));
-    Ok(with_conn!(db, c => query.first(c).await.optional())?)
+    Ok(crate::with_conn_retrying!(db, c => query.first(c).await.optional())?)
 }
 
 /// A page of the org's event types, ordered by name.
@@ -55,7 +55,7 @@ pub async fn list_event_types(
     include_archived: bool,
     page: &PageRequest,
 ) -> Result<Page<EventTypeRow>, DbError> {
-    let rows: Vec<EventTypeRow> = with_conn!(db, c => {
+    let rows: Vec<EventTypeRow> = crate::with_conn_retrying!(db, c => {
         let base = event_type::table
             .filter(event_type::org_id.eq(org))
             .filter(event_type::archived.eq(false).or(include_archived.into_sql::<diesel::sql_types::Bool>()))

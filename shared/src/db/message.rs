@@ -71,7 +71,7 @@ pub async fn find_message(db: &Database, app_id: &str, id_or_event_id: &str) -> 
     let query = message::table
         .filter(message::app_id.eq(app_id))
         .filter(message::id.eq(id_or_event_id).or(message::event_id.eq(id_or_event_id)));
-    let mut rows: Vec<MessageRow> = with_conn!(db, c => query.load(c).await)?;
+    let mut rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => query.clone().load(c).await)?;
     rows.sort_by_key(|r| r.id != id_or_event_id);
     Ok(rows.into_iter().next())
 }
@@ -113,7 +113,7 @@ pub async fn list_messages(
     let channel = filter.channel_pattern();
     let types = filter.event_types.clone();
     let any_type = types.is_empty();
-    let rows: Vec<MessageRow> = with_conn!(db, c => {
+    let rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => {
         let mut q = message::table
             .filter(message::app_id.eq(app_id))
             .filter(message::created_at.lt(before))
@@ -135,13 +135,16 @@ fn far(year: i32, month: u32, day: u32) -> NaiveDateTime {
 /// Removes a message's payload (the record and its attempts stay).
 pub async fn expunge_payload(db: &Database, id: &str) -> Result<bool, DbError> {
     let target = message::table.filter(message::id.eq(id));
-    Ok(with_conn!(db, c => diesel::update(target).set(message::payload.eq(None::<String>)).execute(c).await)? > 0)
+    Ok(
+        crate::with_conn_retrying!(db, c => diesel::update(target).set(message::payload.eq(None::<String>)).execute(c).await)?
+            > 0,
+    )
 }
 
 /// The messages with these ids (in no particular order).
 pub async fn messages_by_ids(db: &Database, ids: &[String]) -> Result<Vec<MessageRow>, DbError> {
     let query = message::table.filter(message::id.eq_any(ids.to_vec()));
-    Ok(with_conn!(db, c => query.load(c).await)?)
+    Ok(crate::with_conn_retrying!(db, c => query.clone().load(c).await)?)
 }
 
 /// Stores a new message for the org's application `app` (id or uid) in one statement, the

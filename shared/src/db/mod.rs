@@ -19,7 +19,7 @@ mod sqlite;
 pub mod token;
 pub mod work;
 
-pub use connect::{Backend, DbError, backend_of, postgres_connection, redact_url, sqlite_path};
+pub use connect::{Backend, DbError, backend_of, connection_lost, postgres_connection, redact_url, sqlite_path};
 pub use sqlite::{SqliteAsync, SqliteManager};
 
 use crate::config;
@@ -71,6 +71,19 @@ macro_rules! with_conn {
             }
         }
     };
+}
+
+/// Like [`with_conn!`] for a body that may safely run twice (a read, or a write whose second
+/// run changes nothing more): when the connection is lost under it (a database restart cut
+/// it), it runs once more on another connection before the error is reported.
+#[macro_export]
+macro_rules! with_conn_retrying {
+    ($db:expr, $c:ident => $body:expr) => {{
+        match $crate::with_conn!($db, $c => $body) {
+            Err(e) if $crate::db::connection_lost(&e) => $crate::with_conn!($db, $c => $body),
+            other => other,
+        }
+    }};
 }
 
 impl Database {

@@ -40,15 +40,15 @@ pub async fn insert_token(db: &Database, row: &TokenRow) -> Result<(), DbError> 
 /// The token with this id, revoked or not.
 pub async fn find_token(db: &Database, id: &str) -> Result<Option<TokenRow>, DbError> {
     let query = api_token::table.filter(api_token::id.eq(id));
-    Ok(with_conn!(db, c => query.first(c).await.optional())?)
+    Ok(crate::with_conn_retrying!(db, c => query.first(c).await.optional())?)
 }
 
 /// Every token, optionally of one organisation, oldest first.
 pub async fn list_tokens(db: &Database, org: Option<&str>) -> Result<Vec<TokenRow>, DbError> {
     let all = api_token::table.order(api_token::id.asc());
     Ok(match org {
-        Some(org) => with_conn!(db, c => all.filter(api_token::org_id.eq(org)).load(c).await)?,
-        None => with_conn!(db, c => all.load(c).await)?,
+        Some(org) => crate::with_conn_retrying!(db, c => all.filter(api_token::org_id.eq(org)).load(c).await)?,
+        None => crate::with_conn_retrying!(db, c => all.load(c).await)?,
     })
 }
 

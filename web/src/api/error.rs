@@ -75,7 +75,7 @@ impl From<DbError> for ApiError {
             DbError::KeyTakenOver => ApiError::Conflict(
                 "This request's Idempotency-Key was taken over by a retry of it; retry to get its answer".into(),
             ),
-            DbError::Pool(e) => ApiError::Unavailable(e),
+            DbError::Pool(e) | DbError::Unavailable(e) => ApiError::Unavailable(e),
             DbError::Timeout(d) => ApiError::Unavailable(format!("no answer within {d:?}")),
             other => ApiError::Internal(other.to_string()),
         }
