@@ -109,3 +109,59 @@ async fn payloads_are_kept_verbatim_and_limited_in_size() {
     assert_eq!(body["code"], "payload_too_large");
     assert_eq!(api.get("/app/a/msg").await.1["data"].as_array().map(Vec::len), Some(1), "nothing stored");
 }
+
+/// Peak resident memory of a process, in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+    line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).expect("kB") * 1024
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lists_of_large_payloads_are_paged_within_a_memory_budget() {
+    const MESSAGES: usize = 80;
+    let Some(herald) = Herald::start(testkit::Backend::Sqlite).await else { return };
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    let big = "x".repeat(1_000_000);
+    for i in 0..MESSAGES {
+        let (status, _) = api
+            .post("/app/a/msg?with_content=false", &json!({"eventType": "x.y", "payload": {"i": i, "big": big}}))
+            .await;
+        assert_eq!(status, 202);
+    }
+    let tasks: Vec<_> = (0..5)
+        .map(|_| {
+            let api = herald.client("org-a");
+            tokio::spawn(async move {
+                let (mut seen, mut iterator) = (0, None::<String>);
+                loop {
+                    let path = match &iterator {
+                        Some(it) => format!("/app/a/msg?limit=250&with_content=true&iterator={it}"),
+                        None => "/app/a/msg?limit=250&with_content=true".to_owned(),
+                    };
+                    let (status, page) = api.get(&path).await;
+                    assert_eq!(status, 200);
+                    let items = page["data"].as_array().expect("data");
+                    assert!(items.len() <= 16, "a page holds at most 16 MiB of payloads: {}", items.len());
+                    assert!(items.iter().all(|m| m["payload"]["big"].as_str().map(str::len) == Some(1_000_000)));
+                    seen += items.len();
+                    if page["done"] == true {
+                        return seen;
+                    }
+                    iterator = page["iterator"].as_str().map(str::to_owned);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.expect("lister"), MESSAGES, "every message is listed, page by page");
+    }
+    let peak = peak_rss(herald.web.pid());
+    eprintln!("web peak RSS {} MiB", peak >> 20);
+    assert!(peak < 512 << 20, "web's peak RSS was {} MiB", peak >> 20);
+    // Without content no payload is read, and the page is as long as asked.
+    let (_, light) = api.get("/app/a/msg?limit=250&with_content=false").await;
+    assert_eq!(light["data"].as_array().map(Vec::len), Some(MESSAGES));
+    assert_eq!(light["data"][0]["payload"], json!({}));
+}

@@ -104,8 +104,12 @@ pub async fn list_messages(
     db: &Database,
     app_id: &str,
     filter: &MessageFilter,
+    with_payload: bool,
     page: &PageRequest,
 ) -> Result<Page<MessageRow>, DbError> {
+    use diesel::sql_types::{Nullable, Text};
+    // Without the payload, the column is not read at all: NULL stands in for it.
+    let payload = diesel::dsl::sql::<Nullable<Text>>(if with_payload { "payload" } else { "NULL" });
     // Bounds that are absent become ones that match everything, so one query shape serves all.
     // The sentinels stay inside every backend's range (MySQL DATETIME spans years 1000 to 9999).
     let before = filter.before.unwrap_or_else(|| far(9999, 12, 31));
@@ -115,6 +119,19 @@ pub async fn list_messages(
     let any_type = types.is_empty();
     let rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => {
         let mut q = message::table
+            .select((
+                message::id,
+                message::app_id,
+                message::org_id,
+                message::event_type,
+                message::event_id,
+                message::channels,
+                message::tags,
+                payload.clone(),
+                message::created_at,
+                message::expires_at,
+                message::dispatched_at,
+            ))
             .filter(message::app_id.eq(app_id))
             .filter(message::created_at.lt(before))
             .filter(message::created_at.gt(after))

@@ -112,7 +112,8 @@ async fn list(
     page: &ListQuery,
     with_content: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let page = list_attempts(&context.db, app_id, &filter, &page.page(Order::Descending)).await?;
+    let largest = context.config.with(|c| c.delivery.max_response_bytes);
+    let page = list_attempts(&context.db, app_id, &filter, &page.page_of_bodies(Order::Descending, largest)).await?;
     Ok(HttpResponse::Ok().json(ListOut::from_page(page, |row| {
         let mut out = attempt_out(row);
         if !with_content {
@@ -226,8 +227,8 @@ async fn messages_of_endpoint(
         Some(_) => return Err(ApiError::field(&["query", "status"], "must be 0, 1, 2 or 3")),
     };
     let endpoint = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
-    let deliveries =
-        deliveries_of_endpoint(&context.db, &endpoint.id, &statuses, &messages, &page.page(Order::Descending)).await?;
+    let request = page.page_of_bodies(Order::Descending, context.config.with(|c| c.api.max_payload_bytes));
+    let deliveries = deliveries_of_endpoint(&context.db, &endpoint.id, &statuses, &messages, &request).await?;
     let ids: Vec<String> = deliveries.data.iter().map(|d| d.message_id.clone()).collect();
     let messages: HashMap<String, _> =
         messages_by_ids(&context.db, &ids).await?.into_iter().map(|m| (m.id.clone(), m)).collect();

@@ -212,8 +212,11 @@ async fn list(
         after: time(&filters.after, "after")?,
     };
     let app = visible_app(&context, &caller, &path).await?;
-    let page = list_messages(&context.db, &app.id, &filter, &page.page(Order::Descending)).await?;
     let with_content = filters.with_content.unwrap_or(true);
+    // Without content no payload is loaded, so nothing bounds the page but its limit.
+    let largest = if with_content { context.config.with(|c| c.api.max_payload_bytes) } else { 0 };
+    let request = page.page_of_bodies(Order::Descending, largest);
+    let page = list_messages(&context.db, &app.id, &filter, with_content, &request).await?;
     Ok(HttpResponse::Ok().json(ListOut::from_page(page, |row| MessageOut::new(row, with_content))))
 }
 

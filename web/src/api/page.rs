@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 const DEFAULT_LIMIT: usize = 50;
 /// Largest page size; larger requests get this many.
 const MAX_LIMIT: usize = 250;
+/// Most bytes of stored bodies (message payloads, attempt responses) one page may load: a page
+/// of large bodies holds fewer items (the iterator goes on from there), so a few concurrent lists
+/// cannot take web's memory.
+pub const LIST_BODY_BUDGET: usize = 16 << 20;
 
 /// `order` in a query string.
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -33,7 +37,14 @@ pub struct ListQuery {
 impl ListQuery {
     /// The page to fetch; `default` is the listing's natural order.
     pub fn page(&self, default: Order) -> PageRequest {
-        let limit = self.limit.map_or(DEFAULT_LIMIT, |l| (l as usize).clamp(1, MAX_LIMIT));
+        self.page_of_bodies(default, 0)
+    }
+
+    /// The page to fetch of items that each carry a stored body of up to `largest` bytes: no more
+    /// than fit in [`LIST_BODY_BUDGET`] (at least one).
+    pub fn page_of_bodies(&self, default: Order, largest: usize) -> PageRequest {
+        let fit = LIST_BODY_BUDGET.checked_div(largest).unwrap_or(MAX_LIMIT).clamp(1, MAX_LIMIT);
+        let limit = self.limit.map_or(DEFAULT_LIMIT, |l| (l as usize).clamp(1, MAX_LIMIT)).min(fit);
         let order = match self.order {
             Some(Ordering::Ascending) => Order::Ascending,
             Some(Ordering::Descending) => Order::Descending,
