@@ -60,6 +60,10 @@ pub type KeyedBy<'a> = Option<(&'a KeyClaim, StoredResponse<'a>)>;
 /// Stores a new message (completing `key` in the same transaction); [`DbError::Conflict`] when
 /// its event id was used before in the app.
 pub async fn insert_message(db: &Database, row: &MessageRow, key: KeyedBy<'_>) -> Result<(), DbError> {
+    if key.is_none() {
+        with_conn!(db, c => diesel::insert_into(message::table).values(row).execute(c).await)?;
+        return Ok(());
+    }
     with_conn!(db, c => c.transaction(async |c| {
         diesel::insert_into(message::table).values(row).execute(c).await?;
         complete_key!(c, key)
@@ -179,40 +183,50 @@ pub async fn insert_message_for_app(
     use super::schema::application;
     use diesel::sql_types::{Nullable, Text, Timestamp};
     let scope = only_app.unwrap_or(app);
+    // The application lookup and the insert as one statement (on connection `$c`): how many rows
+    // it inserted, 0 when the application is not visible.
+    macro_rules! insert_for_app {
+        ($c:expr) => {{
+            let source = application::table
+                .filter(application::org_id.eq(org))
+                .filter(application::id.eq(app).or(application::uid.eq(app)))
+                .filter(application::id.eq(scope).or(only_app.is_none().into_sql::<diesel::sql_types::Bool>()))
+                .select((
+                    row.id.as_str().into_sql::<Text>(),
+                    application::id,
+                    row.org_id.as_str().into_sql::<Text>(),
+                    row.event_type.as_str().into_sql::<Text>(),
+                    row.event_id.as_deref().into_sql::<Nullable<Text>>(),
+                    row.channels.as_deref().into_sql::<Nullable<Text>>(),
+                    row.tags.as_deref().into_sql::<Nullable<Text>>(),
+                    row.payload.as_deref().into_sql::<Nullable<Text>>(),
+                    row.created_at.into_sql::<Timestamp>(),
+                    row.expires_at.into_sql::<Nullable<Timestamp>>(),
+                ));
+            diesel::insert_into(message::table)
+                .values(source)
+                .into_columns((
+                    message::id,
+                    message::app_id,
+                    message::org_id,
+                    message::event_type,
+                    message::event_id,
+                    message::channels,
+                    message::tags,
+                    message::payload,
+                    message::created_at,
+                    message::expires_at,
+                ))
+                .execute($c)
+                .await
+        }};
+    }
+    // The hot path, without a key: one statement, no transaction around it.
+    if key.is_none() {
+        return Ok(with_conn!(db, c => insert_for_app!(c))? > 0);
+    }
     with_conn!(db, c => c.transaction(async |c| {
-        let source = application::table
-            .filter(application::org_id.eq(org))
-            .filter(application::id.eq(app).or(application::uid.eq(app)))
-            .filter(application::id.eq(scope).or(only_app.is_none().into_sql::<diesel::sql_types::Bool>()))
-            .select((
-                row.id.as_str().into_sql::<Text>(),
-                application::id,
-                row.org_id.as_str().into_sql::<Text>(),
-                row.event_type.as_str().into_sql::<Text>(),
-                row.event_id.as_deref().into_sql::<Nullable<Text>>(),
-                row.channels.as_deref().into_sql::<Nullable<Text>>(),
-                row.tags.as_deref().into_sql::<Nullable<Text>>(),
-                row.payload.as_deref().into_sql::<Nullable<Text>>(),
-                row.created_at.into_sql::<Timestamp>(),
-                row.expires_at.into_sql::<Nullable<Timestamp>>(),
-            ));
-        let inserted = diesel::insert_into(message::table)
-            .values(source)
-            .into_columns((
-                message::id,
-                message::app_id,
-                message::org_id,
-                message::event_type,
-                message::event_id,
-                message::channels,
-                message::tags,
-                message::payload,
-                message::created_at,
-                message::expires_at,
-            ))
-            .execute(c)
-            .await?;
-        if inserted == 0 {
+        if insert_for_app!(c)? == 0 {
             return Ok(false);
         }
         complete_key!(c, key).map(|()| true)
