@@ -63,6 +63,8 @@ pub struct Readiness {
     draining: AtomicBool,
     broker_configured: bool,
     broker_connected: AtomicBool,
+    /// The directory of an embedded (SQLite) database, whose disk readiness checks.
+    disk: std::sync::OnceLock<std::path::PathBuf>,
 }
 
 impl Readiness {
@@ -94,5 +96,15 @@ impl Readiness {
     /// Whether the broker is connected.
     pub fn broker_connected(&self) -> bool {
         self.broker_connected.load(Ordering::SeqCst)
+    }
+
+    /// Makes the free space of `directory`'s disk (an embedded database's) part of readiness.
+    pub fn watch_disk(&self, directory: std::path::PathBuf) {
+        let _ = self.disk.set(directory);
+    }
+
+    /// The directory whose disk readiness checks, if any.
+    pub fn disk(&self) -> Option<&std::path::Path> {
+        self.disk.get().map(std::path::PathBuf::as_path)
     }
 }

@@ -353,3 +353,77 @@ async fn connections_cut_under_requests_answer_503_never_500() {
     );
     assert_eq!(api.get("/app/a").await.0, 200, "serving again");
 }
+
+/// A tmpfs of `size` mounted on a fresh directory, unmounted when dropped (needs root).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(size: &str) -> Option<SmallDisk> {
+        let dir = testkit::temp_dir("small-disk");
+        let out = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .output()
+            .expect("run mount");
+        if !out.status.success() {
+            assert!(
+                !testkit::in_ci(),
+                "CI runs as root and can mount a tmpfs: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            eprintln!("SKIP: cannot mount a tmpfs here (needs root)");
+            return None;
+        }
+        Some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Publishes messages of about 16 KB until one is refused; the statuses seen.
+async fn publish_until_refused(api: &testkit::Client, limit: usize) -> (usize, u16) {
+    let payload = serde_json::json!({"filler": "x".repeat(16_000)});
+    for n in 0..limit {
+        let (status, _) = api.post("/app/a/msg", &serde_json::json!({"eventType": "x.y", "payload": payload})).await;
+        if status != 202 {
+            return (n, status);
+        }
+    }
+    (limit, 202)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_disk_answers_503_and_publishing_resumes_when_space_comes_back() {
+    let Some(disk) = SmallDisk::mount("6m") else { return };
+    let filler = disk.0.join("filler");
+    std::fs::write(&filler, vec![0u8; 1 << 20]).expect("filler");
+    let url = format!("sqlite://{}", disk.0.join("herald.db").display());
+    assert!(run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &url)]).status.success());
+    let web = start_web(&url, &[]);
+    let address = web.address().await;
+    let token = run_admin(&["token", "create", "--org", "org-a"], &[("HERALD_DATABASE_URL", &url)]);
+    let api = testkit::Client::new(&address, String::from_utf8_lossy(&token.stdout).trim());
+    assert_eq!(api.post("/app", &serde_json::json!({"name": "A", "uid": "a"})).await.0, 201);
+
+    let (first, status) = publish_until_refused(&api, 2000).await;
+    assert_eq!(status, 503, "a full disk is the database being unavailable, not a fault: after {first} messages");
+    let wal = std::fs::metadata(disk.0.join("herald.db-wal")).map(|m| m.len()).unwrap_or(0);
+    let (ready, body) = get_json(&address, "/health/ready").await.expect("ready answers");
+    eprintln!("{first} messages before the disk was full; WAL {} KiB; readiness {ready} {body}", wal >> 10);
+    assert_eq!(ready, 503, "readiness says the database cannot take writes: {body}");
+
+    // A mebibyte comes back: the messages it can hold get through.
+    std::fs::remove_file(&filler).expect("free space");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (second, _) = publish_until_refused(&api, 2000).await;
+    let wal = std::fs::metadata(disk.0.join("herald.db-wal")).map(|m| m.len()).unwrap_or(0);
+    eprintln!("{second} messages after freeing 1 MiB; WAL {} KiB", wal >> 10);
+    assert!(second >= 30, "only {second} messages of 16 KB got through after 1 MiB was freed");
+    let problems: Vec<_> = web.lines().into_iter().filter(|l| l.contains("\"ERRO\"")).collect();
+    assert!(problems.is_empty(), "{problems:?}");
+}

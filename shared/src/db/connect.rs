@@ -188,9 +188,10 @@ fn establish_postgres(url: &str) -> BoxFuture<'_, diesel::ConnectionResult<Async
 }
 
 /// SQLite: wait for locks instead of failing (set before WAL, or start-up races into "database is
-/// locked"), WAL so readers never block the writer, and enforced foreign keys.
-pub const SQLITE_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+/// locked"), WAL so readers never block the writer, enforced foreign keys, and a write-ahead log
+/// cut back to 4 MiB whenever a checkpoint resets it (else it keeps its largest size for good).
+pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+     PRAGMA journal_size_limit = 4194304;";
 
 fn manager<C>(
     url: String,

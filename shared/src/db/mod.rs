@@ -16,6 +16,7 @@ pub mod page;
 pub mod rate;
 pub mod schema;
 mod sqlite;
+pub mod sqlite_upkeep;
 pub mod token;
 pub mod work;
 

@@ -71,6 +71,16 @@ pub async fn readiness_report(state: &Context) -> (bool, Value) {
             check("migrations", false, json!({ "error": "unknown while the database is unreachable" }));
         }
     }
+    if let Some(directory) = state.readiness.disk().map(std::path::Path::to_path_buf) {
+        match actix_web::rt::task::spawn_blocking(move || fs4::available_space(directory)).await {
+            Ok(Ok(free)) => {
+                let writable = free >= crate::db::sqlite_upkeep::WRITABLE_SPACE;
+                check("disk", writable, json!({ "free_bytes": free }));
+            }
+            Ok(Err(e)) => check("disk", false, json!({ "error": e.to_string() })),
+            Err(e) => check("disk", false, json!({ "error": e.to_string() })),
+        }
+    }
     if state.readiness.broker_configured() {
         check("broker", state.readiness.broker_connected(), json!({}));
     }

@@ -76,6 +76,11 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     if !cfg.queue.url.is_empty() {
         tokio::spawn(queue::monitor_broker(cfg.queue.url.clone(), readiness.clone(), log.clone()));
     }
+    let path = crate::db::sqlite_path(cfg.database.url.split('?').next().unwrap_or_default());
+    if crate::db::backend_of(&cfg.database.url).ok() == Some(Backend::Sqlite) && !path.contains(":memory:") {
+        let upkeep = Database::connect_lazy_sized(&cfg.database, 1).map_err(std::io::Error::other)?;
+        tokio::spawn(crate::db::sqlite_upkeep::keep_writable(upkeep, path, readiness.clone(), log.clone()));
+    }
 
     // One context for the process; each HTTP worker swaps in a pool of its own. (Validation
     // guarantees web and worker at least one well-formed encryption key.)
