@@ -61,7 +61,7 @@ pub async fn find_endpoint(db: &Database, app_id: &str, id_or_uid: &str) -> Resu
     let query = endpoint::table
         .filter(endpoint::app_id.eq(app_id))
         .filter(endpoint::id.eq(id_or_uid).or(endpoint::uid.eq(id_or_uid)));
-    let mut rows: Vec<EndpointRow> = crate::with_conn_retrying!(db, c => query.clone().load(c).await)?;
+    let mut rows: Vec<EndpointRow> = crate::with_conn_retrying!(db, c => query.load(c).await)?;
     rows.sort_by_key(|r| r.id != id_or_uid);
     Ok(rows.into_iter().next())
 }
@@ -141,7 +141,7 @@ pub async fn delivery_counts(db: &Database, endpoint_id: &str) -> Result<Vec<(i1
         .filter(delivery::endpoint_id.eq(endpoint_id))
         .group_by(delivery::status)
         .select((delivery::status, diesel::dsl::count_star()));
-    Ok(crate::with_conn_retrying!(db, c => query.clone().load(c).await)?)
+    Ok(crate::with_conn_retrying!(db, c => query.load(c).await)?)
 }
 
 /// The endpoints with these ids (in no particular order).

@@ -75,7 +75,7 @@ pub async fn find_message(db: &Database, app_id: &str, id_or_event_id: &str) -> 
     let query = message::table
         .filter(message::app_id.eq(app_id))
         .filter(message::id.eq(id_or_event_id).or(message::event_id.eq(id_or_event_id)));
-    let mut rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => query.clone().load(c).await)?;
+    let mut rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => query.load(c).await)?;
     rows.sort_by_key(|r| r.id != id_or_event_id);
     Ok(rows.into_iter().next())
 }
