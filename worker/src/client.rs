@@ -90,6 +90,9 @@ pub fn build(config: &ConfigHandle, log: &Logger) -> Result<reqwest::Client, Str
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls(log)?)
         .redirect(reqwest::redirect::Policy::none())
+        // Never through a proxy named in the environment (HTTP_PROXY, ALL_PROXY): the SSRF policy
+        // would then check the proxy's address, not the receiver's.
+        .no_proxy()
         .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION"), " (webhook delivery)"))
         .dns_resolver(Arc::new(PolicyResolver { config: config.clone(), dns, log: log.clone() }))
         .pool_idle_timeout(std::time::Duration::from_secs(30))

@@ -335,3 +335,25 @@ async fn rotating_in_a_loop_keeps_a_bounded_number_of_signatures() {
         assert!(signatures.contains(&sign(&bytes, id, timestamp, &request.body).as_str()), "signed with {key}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_proxy_named_in_the_environment_is_not_a_way_around_the_ssrf_policy() {
+    // A "proxy" on loopback (allowed) that records what it is asked to forward.
+    let proxy = Receiver::start(|_| 200);
+    let env = [
+        ("HERALD_DELIVERY_ALLOWED_CIDRS", LOOPBACK),
+        ("HERALD_DELIVERY_RETRY_SCHEDULE", "[]"),
+        ("HTTP_PROXY", proxy.url.as_str()),
+        ("http_proxy", proxy.url.as_str()),
+        ("ALL_PROXY", proxy.url.as_str()),
+    ];
+    let Some((herald, api)) = started(Backend::Sqlite, &env).await else { return };
+    // A name only the proxy would resolve (to anywhere, an internal address included).
+    api.post("/app/a/endpoint", &json!({"url": "http://internal.invalid/hook"})).await;
+    let (_, msg) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {}})).await;
+    let path = format!("/app/a/attempt/msg/{}", msg["id"].as_str().unwrap());
+    let attempts = eventually(&api, &path, |a| a["data"][0].is_object()).await;
+    assert_eq!(attempts["data"][0]["status"], 2, "{attempts}");
+    assert!(proxy.received().is_empty(), "the delivery went through the proxy: {:?}", proxy.received());
+    let _ = &herald;
+}

@@ -173,7 +173,7 @@ async fn locked(db: &Database, url: &str, step: Step, lock_wait: Duration) -> Re
             .await?
             .map_err(|e| match e {
                 // busy_timeout ran out: another migration (or writer) held the file.
-                DbError::Query(e) if e.to_string().contains("database is locked") => lock_not_taken(lock_wait),
+                DbError::Unavailable(e) if e.contains("database is locked") => lock_not_taken(lock_wait),
                 other => other,
             })
         }

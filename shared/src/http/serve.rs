@@ -183,7 +183,7 @@ async fn report_database(db: Database, log: Logger) {
             Err(e) => {
                 let failed = backoff.failed();
                 if failed.first {
-                    warn!(log, "database unreachable, retrying with backoff (readiness says so)"; "error" => e.to_string());
+                    warn!(log, "database unreachable, retrying"; "error" => e.to_string());
                 }
                 tokio::time::sleep(failed.wait).await;
             }

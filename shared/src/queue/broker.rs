@@ -23,7 +23,7 @@ pub async fn connect_with_backoff(url: &str, log: &Logger) -> Connection {
             Err(e) => {
                 let failed = backoff.failed();
                 if failed.first {
-                    warn!(log, "broker unreachable, retrying with backoff"; "url" => redact_url(url), "error" => e.to_string());
+                    warn!(log, "broker unreachable, retrying"; "url" => redact_url(url), "error" => e.to_string());
                 } else {
                     debug!(log, "broker still unreachable"; "error" => e.to_string(), "retry_in_ms" => failed.wait.as_millis() as u64);
                 }
