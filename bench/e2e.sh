@@ -10,7 +10,8 @@ pg=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
 amqp=${BENCH_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 backends=${BENCH_BACKENDS:-sqlite postgres postgres+rabbitmq}
 target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-bin="$target/release"
+# BENCH_BIN_DIR runs other binaries (another build, to compare two versions on one machine).
+bin=${BENCH_BIN_DIR:-$target/release}
 work=$(mktemp -d)
 pids=()
 cleanup() {

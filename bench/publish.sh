@@ -2,14 +2,16 @@
 # Publish throughput: `POST /api/v1/app/{app}/msg` on Postgres at 64 concurrent clients, and in
 # the same run the ceiling: a raw single-row insert of the same payload into Postgres with pgbench
 # at the same concurrency. Prints Markdown rows for BENCHMARKS.md.
-#   bench/publish.sh [seconds]        (needs a release build: cargo build --release --workspace --bins)
+#   bench/publish.sh [seconds]        (needs a release build: cargo build --release --workspace --bins,
+#                                      or BENCH_BIN_DIR naming a directory of release binaries)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-20}
 clients=${BENCH_CLIENTS:-64}
 pg=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
 target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-bin="$target/release"
+# BENCH_BIN_DIR runs other binaries (another build, to compare two versions on one machine).
+bin=${BENCH_BIN_DIR:-$target/release}
 db="herald_bench_$$"
 psql -q "$pg/postgres" -c "CREATE DATABASE $db"
 cleanup() {

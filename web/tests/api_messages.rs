@@ -110,13 +110,6 @@ async fn payloads_are_kept_verbatim_and_limited_in_size() {
     assert_eq!(api.get("/app/a/msg").await.1["data"].as_array().map(Vec::len), Some(1), "nothing stored");
 }
 
-/// Peak resident memory of a process, in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
-    line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).expect("kB") * 1024
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn lists_of_large_payloads_are_paged_within_a_memory_budget() {
     const MESSAGES: usize = 80;
@@ -157,7 +150,7 @@ async fn lists_of_large_payloads_are_paged_within_a_memory_budget() {
     for task in tasks {
         assert_eq!(task.await.expect("lister"), MESSAGES, "every message is listed, page by page");
     }
-    let peak = peak_rss(herald.web.pid());
+    let peak = testkit::peak_rss(herald.web.pid());
     eprintln!("web peak RSS {} MiB", peak >> 20);
     assert!(peak < 512 << 20, "web's peak RSS was {} MiB", peak >> 20);
     // Without content no payload is read, and the page is as long as asked.

@@ -157,13 +157,6 @@ async fn an_undecryptable_secret_fails_the_attempt_and_nothing_unsigned_is_sent(
     assert!(metrics.contains("herald_delivery_unsigned_refusals_total 3"), "{metrics}");
 }
 
-/// Peak resident memory of a process, in bytes.
-fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
-    line.split_whitespace().nth(1).and_then(|kb| kb.parse::<u64>().ok()).expect("kB") * 1024
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn endless_response_bodies_are_cut_at_max_response_bytes_and_memory_stays_bounded() {
     const RECEIVERS: usize = 64;
@@ -194,7 +187,7 @@ async fn endless_response_bodies_are_cut_at_max_response_bytes_and_memory_stays_
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(done, RECEIVERS, "every attempt ended (a 200 with its body cut is a success)");
-    let peak = peak_rss(herald.worker.as_ref().expect("worker").pid());
+    let peak = testkit::peak_rss(herald.worker.as_ref().expect("worker").pid());
     let out = written.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!("worker peak RSS {} MiB; receivers wrote {} MiB in all", peak >> 20, out >> 20);
     assert!(peak < 128 << 20, "the worker's peak RSS was {} MiB", peak >> 20);
