@@ -67,5 +67,5 @@ pub async fn update_application(db: &Database, row: &ApplicationRow) -> Result<(
 /// Deletes an application and, by cascade, everything it owns.
 pub async fn delete_application(db: &Database, org: &str, id: &str) -> Result<bool, DbError> {
     let target = application::table.filter(application::id.eq(id)).filter(application::org_id.eq(org));
-    Ok(crate::with_conn_retrying!(db, c => diesel::delete(target).execute(c).await)? > 0)
+    Ok(with_conn!(db, c => diesel::delete(target).execute(c).await)? > 0)
 }

@@ -132,7 +132,7 @@ pub async fn change_endpoint(
 /// Deletes an endpoint and, by cascade, its deliveries and attempts.
 pub async fn delete_endpoint(db: &Database, app_id: &str, id: &str) -> Result<bool, DbError> {
     let target = endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::app_id.eq(app_id));
-    Ok(crate::with_conn_retrying!(db, c => diesel::delete(target).execute(c).await)? > 0)
+    Ok(with_conn!(db, c => diesel::delete(target).execute(c).await)? > 0)
 }
 
 /// How many of the endpoint's deliveries are in each status code.

@@ -93,6 +93,12 @@ pub async fn claim(db: &Database, row: &IdempotencyRow) -> Result<Claim, DbError
     }
 }
 
+/// The key as stored now, if it is.
+pub async fn find(db: &Database, key_hash: &str) -> Result<Option<IdempotencyRow>, DbError> {
+    let query = idempotency_key::table.filter(idempotency_key::key_hash.eq(key_hash));
+    Ok(with_conn!(db, c => query.first(c).await.optional())?)
+}
+
 /// Takes over a key whose claim lapsed (or whose stored response expired), as `row` describes
 /// the new claim: only while it is still exactly as `seen` (same holder, same state), so of
 /// several requests trying at once one wins. True when this request won.

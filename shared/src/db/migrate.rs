@@ -133,7 +133,8 @@ async fn locked(db: &Database, url: &str, step: Step, lock_wait: Duration) -> Re
     match (backend_of(url)?, db.get().await?) {
         (Backend::Postgres, Conn::Postgres(mut conn)) => {
             // The advisory lock waits like any lock, so lock_timeout bounds it.
-            let wait = format!("SET lock_timeout = '{}ms'", lock_wait.as_millis());
+            // 0 would mean no timeout at all to Postgres; and it takes at most about 24 days.
+            let wait = format!("SET lock_timeout = '{}ms'", lock_wait.as_millis().clamp(1, i32::MAX as u128));
             diesel::sql_query(wait).execute(&mut conn).await?;
             let lock = diesel::sql_query(format!("SELECT pg_advisory_lock({PG_LOCK_KEY})")).execute(&mut conn).await;
             diesel::sql_query("SET lock_timeout = 0").execute(&mut conn).await?;

@@ -74,8 +74,8 @@ macro_rules! with_conn {
     };
 }
 
-/// Like [`with_conn!`] for a body that may safely run twice (a read, or a write whose second
-/// run changes nothing more): when the connection is lost under it (a database restart cut
+/// Like [`with_conn!`] for a body that may safely run twice and answer the same (a read, or an
+/// update whose second run changes nothing and reports the same): when the connection is lost under it (a database restart cut
 /// it), it runs once more on another connection before the error is reported.
 #[macro_export]
 macro_rules! with_conn_retrying {

@@ -58,9 +58,11 @@ pub async fn keep_writable(db: Database, path: String, readiness: Arc<Readiness>
     }
 }
 
-/// Moves the write-ahead log into the database and truncates it to nothing.
+/// Moves the write-ahead log into the database and truncates it to nothing. The connection is
+/// this task's own, and waits at most 50 ms for readers: a truncating checkpoint holds writers off
+/// while it waits, so it gives up at once (and tries again next look) rather than stall them.
 async fn truncate_log(db: &Database) -> Result<(), DbError> {
     use diesel_async::SimpleAsyncConnection;
-    with_conn!(db, c => c.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)").await)?;
+    with_conn!(db, c => c.batch_execute("PRAGMA busy_timeout = 50; PRAGMA wal_checkpoint(TRUNCATE)").await)?;
     Ok(())
 }

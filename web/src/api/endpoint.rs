@@ -302,7 +302,8 @@ async fn change<T>(
             return Ok((changed, made));
         }
     }
-    Err(ApiError::Conflict("The endpoint is being changed by other requests; retry".into()))
+    // A 503: nothing was changed, and an Idempotency-Key keeps no answer for it.
+    Err(ApiError::Unavailable("the endpoint kept changing under this request".into()))
 }
 
 /// What a re-enabling sets besides: the failure clock starts over.

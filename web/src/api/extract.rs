@@ -14,18 +14,23 @@ pub fn json_config(limit: usize) -> web::JsonConfig {
                 ApiError::PayloadTooLarge(format!("The request body is larger than {limit} bytes"))
             }
             JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
-            JsonPayloadError::Deserialize(e) if e.is_data() => ApiError::Validation(vec![FieldError {
-                loc: vec!["body".into()],
-                msg: e.to_string(),
-                kind: "type_error".into(),
-            }]),
-            JsonPayloadError::Deserialize(e) => {
-                ApiError::BadRequest("invalid_json", format!("The body is not valid JSON: {e}"))
-            }
+            JsonPayloadError::Deserialize(e) => unreadable_body(&e),
             other => ApiError::BadRequest("bad_request", other.to_string()),
         }
         .into()
     })
+}
+
+/// A body that is JSON of the wrong shape (422, naming the problem) or not JSON at all (400).
+fn unreadable_body(e: &serde_json::Error) -> ApiError {
+    if e.is_data() {
+        return ApiError::Validation(vec![FieldError {
+            loc: vec!["body".into()],
+            msg: e.to_string(),
+            kind: "type_error".into(),
+        }]);
+    }
+    ApiError::BadRequest("invalid_json", format!("The body is not valid JSON: {e}"))
 }
 
 /// A JSON body that may be left out altogether (no body, as Svix allows on some POSTs): a body
@@ -38,17 +43,22 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Option
     type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &actix_web::HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
-        use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
-        let length = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).map(str::trim);
-        let absent = match length {
-            Some(length) => length == "0",
-            None => !req.headers().contains_key(TRANSFER_ENCODING),
-        };
-        if absent {
-            return Box::pin(async { Ok(OptionalJson(None)) });
-        }
-        let body = web::Json::<T>::from_request(req, payload);
-        Box::pin(async move { body.await.map(|json| OptionalJson(Some(json.into_inner()))) })
+        use actix_web::HttpMessage;
+        // Read whole (within the default payload limit): whether a body came is known only then
+        // (HTTP/2 need not say its length).
+        let content_type = req.content_type().to_ascii_lowercase();
+        let json = content_type == "application/json" || content_type.ends_with("+json");
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let body = body.await?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(None));
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMediaType.into());
+            }
+            serde_json::from_slice(&body).map(|value| OptionalJson(Some(value))).map_err(|e| unreadable_body(&e).into())
+        })
     }
 }
 

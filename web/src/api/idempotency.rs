@@ -4,7 +4,8 @@
 //! The caller is authenticated before anything is stored: a request without a valid token writes
 //! nothing. The first request claims the key for a short lease it renews while it runs; a
 //! duplicate waits for it and replays its response. A claim whose request died (its process was
-//! killed) lapses within [`LEASE`], and exactly one waiting retry takes it over. Handlers whose
+//! killed) lapses within [`LEASE`], and exactly one waiting retry takes it over. A duplicate reads
+//! the key while it waits (backing off), and inserts only when it is not there. Handlers whose
 //! work must happen once per key (message creation) store the key's response in the same
 //! transaction as their work and mark the response [`KeyCompleted`]: then a crash at any instant
 //! leaves either both or neither.
@@ -21,7 +22,8 @@ use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
 use herald::context::Context;
 use herald::db::Database;
 use herald::db::idempotency::{
-    Claim, DONE, IN_PROGRESS, IdempotencyRow, KeyClaim, StoredResponse, claim, complete, release, renew, take_over,
+    Claim, DONE, IN_PROGRESS, IdempotencyRow, KeyClaim, StoredResponse, claim, complete, find, release, renew,
+    take_over,
 };
 use herald::model::ids::new_id;
 use std::time::{Duration, Instant};
@@ -29,11 +31,13 @@ use std::time::{Duration, Instant};
 /// How long a key is remembered.
 const KEEP: chrono::Duration = chrono::Duration::hours(12);
 /// How long a claim lasts unless renewed: the longest a retry waits behind a request that died.
-const LEASE: Duration = Duration::from_secs(3);
+/// Well past the pool's and SQLite's 10 s waits, so a live request's renewal that had to wait for
+/// a connection still lands in time.
+const LEASE: Duration = Duration::from_secs(15);
 /// How often a running request renews its claim.
-const RENEW: Duration = Duration::from_secs(1);
-/// How often a duplicate checks whether the first request has finished.
-const POLL: Duration = Duration::from_millis(25);
+const RENEW: Duration = Duration::from_secs(4);
+/// How often a duplicate looks whether the first request has finished: first, and at most.
+const POLL: (Duration, Duration) = (Duration::from_millis(25), Duration::from_millis(500));
 /// Longest a duplicate waits for a request that is still running before answering 409.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 /// Longest a key may be: Svix's limit.
@@ -89,17 +93,23 @@ enum Turn {
 /// Claims the key, waiting for a running duplicate to finish and taking over a lapsed claim.
 async fn take_turn(db: &Database, held: &KeyClaim, org_id: &str) -> Result<Turn, ApiError> {
     let waited = Instant::now();
+    let mut poll = POLL.0;
+    // Only when the key is not there is it inserted; while another request holds it, it is read.
+    let mut seen: Option<IdempotencyRow> = None;
     loop {
         let at = now();
         let row = claim_row(held, org_id, at);
-        let found = match detached({
-            let (db, row) = (db.clone(), row.clone());
-            async move { claim(&db, &row).await }
-        })
-        .await?
-        {
-            Claim::Claimed => return Ok(Turn::Work),
-            Claim::Existing(found) => found,
+        let found = match seen.take() {
+            Some(found) => found,
+            None => match detached({
+                let (db, row) = (db.clone(), row.clone());
+                async move { claim(&db, &row).await }
+            })
+            .await?
+            {
+                Claim::Claimed => return Ok(Turn::Work),
+                Claim::Existing(found) => found,
+            },
         };
         let lapsed = found.expires_at <= at || (found.state != DONE && found.lease_until < at);
         if lapsed {
@@ -116,24 +126,32 @@ async fn take_turn(db: &Database, held: &KeyClaim, org_id: &str) -> Result<Turn,
             let detail = "A request with this Idempotency-Key is still being processed; retry later";
             return Ok(Turn::Answer(ApiError::Conflict(detail.into()).error_response()));
         }
-        actix_web::rt::time::sleep(POLL).await;
+        actix_web::rt::time::sleep(poll).await;
+        poll = (poll * 2).min(POLL.1);
+        let (db, key_hash) = (db.clone(), held.key_hash.clone());
+        seen = detached(async move { find(&db, &key_hash).await }).await?;
     }
 }
 
-/// Runs `work`, renewing the claim `held` every [`RENEW`] while it runs.
+/// Runs `work`, while a task of its own renews the claim `held` every [`RENEW`] (a renewal that
+/// waits for a connection never holds the work up); the renewals stop when the work is done.
 async fn renewing<T>(db: &Database, held: &KeyClaim, work: impl Future<Output = T>) -> T {
-    let mut work = std::pin::pin!(work);
-    loop {
-        tokio::select! {
-            done = &mut work => return done,
-            () = actix_web::rt::time::sleep(RENEW) => {
-                let lease_until = now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
-                if let Err(e) = renew(db, held, lease_until).await {
-                    slog_scope::warn!("renewing an idempotency key's claim failed"; "error" => e.to_string());
-                }
+    let (db, held) = (db.clone(), held.clone());
+    let renewals = actix_web::rt::spawn(async move {
+        loop {
+            actix_web::rt::time::sleep(RENEW).await;
+            let lease_until = now() + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            match renew(&db, &held, lease_until).await {
+                Ok(true) => {}
+                // Taken over: the work's own completion will find that out.
+                Ok(false) => return,
+                Err(e) => slog_scope::warn!("renewing an idempotency key's claim failed"; "error" => e.to_string()),
             }
         }
-    }
+    });
+    let done = work.await;
+    renewals.abort();
+    done
 }
 
 /// Middleware body (with `actix_web::middleware::from_fn`).
