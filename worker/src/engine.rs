@@ -29,7 +29,8 @@ const LAG_EVERY: Duration = Duration::from_secs(1);
 const RETRY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
 
 /// One round of the loop: fan out new messages, then take due deliveries for the slots free and
-/// start them. Whether there was work; on failure, the step that failed.
+/// start them. Whether there was work; on failure, the step that failed. A failing fan-out does
+/// not stop the deliveries already due from being taken.
 async fn round(
     runner: &Runner,
     context: &Context,
@@ -37,10 +38,24 @@ async fn round(
     swept: chrono::NaiveDateTime,
     at: chrono::NaiveDateTime,
 ) -> Result<bool, (&'static str, DbError)> {
-    let fanned = dispatch_round(runner, context, swept, at).await.map_err(|e| ("fan-out", e))?;
+    let fanned = dispatch_round(runner, context, swept, at).await.map_err(|e| ("fan-out", e));
+    let took = take_due(runner, context, owner, at).await;
+    match (fanned, took) {
+        (Ok(fanned), Ok(took)) => Ok(fanned > 0 || took),
+        (Err(failed), _) | (_, Err(failed)) => Err(failed),
+    }
+}
+
+/// Takes due deliveries for the slots free now and starts them; whether it took any.
+async fn take_due(
+    runner: &Runner,
+    context: &Context,
+    owner: &str,
+    at: chrono::NaiveDateTime,
+) -> Result<bool, (&'static str, DbError)> {
     let slots = runner.reserve(usize::MAX);
     if slots.is_empty() {
-        return Ok(fanned > 0);
+        return Ok(false);
     }
     let held = claim_due(&context.db, owner, at, runner.lease_until(at), slots.len() as i64)
         .await
@@ -48,7 +63,7 @@ async fn round(
     let took = !held.is_empty();
     // On failure the leases lapse and the deliveries are taken again.
     runner.start_claimed(held, slots).await.map_err(|e| ("loading what to deliver", e))?;
-    Ok(fanned > 0 || took)
+    Ok(took)
 }
 
 /// Runs until a stop signal has been handled.
