@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod boot;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod context;
 pub mod crypto;

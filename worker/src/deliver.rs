@@ -2,7 +2,7 @@
 //! for a retry, or is exhausted. Storing the outcome is the recorder's job (record.rs).
 
 use crate::client::literal_refusal;
-use chrono::{NaiveDateTime, SubsecRound, Utc};
+use chrono::{NaiveDateTime, Utc};
 use herald::config::HeaderStyleName;
 use herald::context::Context;
 use herald::db::DbError;
@@ -12,6 +12,7 @@ use herald::db::endpoint::EndpointRow;
 use herald::db::message::MessageRow;
 use herald::db::rate::take_slot;
 use herald::db::work::Finish;
+use herald::clock::now;
 use herald::model::ids::{new_id, prefix};
 use herald::model::secret;
 use herald::signing::{HeaderStyle, signature_header};
@@ -19,11 +20,6 @@ use slog::info;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// Now, at the microsecond precision every backend stores.
-pub fn now() -> NaiveDateTime {
-    Utc::now().naive_utc().trunc_subsecs(6)
-}
 
 /// What one attempt came to.
 struct Outcome {
@@ -105,7 +101,7 @@ async fn attempt(
         HeaderStyleName::Svix => HeaderStyle::Svix,
     };
     let [id_header, timestamp_header, signature_name] = style.names();
-    let timestamp = Utc::now().timestamp();
+    let timestamp = herald::clock::unix_seconds();
     let Some(keys) = signing_keys(context, endpoint, now()) else {
         return Outcome { unsigned: true, ..fail(UNSIGNED.to_owned(), 0) };
     };

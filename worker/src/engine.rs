@@ -4,7 +4,7 @@
 //! within `worker.shutdown_timeout`. Whatever is still running then keeps its lease until the
 //! lease lapses, then any worker takes it over: nothing is lost either way.
 
-use crate::deliver::now;
+use herald::clock::now;
 use crate::dispatch::dispatch_round;
 use crate::runner::Runner;
 use herald::backoff::Backoff;

@@ -4,7 +4,8 @@
 //! delivery. A delivery's concurrency slot is given back only once its outcome is stored, so a
 //! worker stopping gracefully has written everything when its slots are all free again.
 
-use crate::deliver::{Done, now};
+use crate::deliver::Done;
+use herald::clock::now;
 use herald::context::Context;
 use herald::db::delivery::status;
 use herald::db::endpoint::{record_failure, record_success};

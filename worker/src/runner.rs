@@ -138,7 +138,7 @@ impl Runner {
     /// if that fails, their leases lapse instead (later, but nothing is lost).
     async fn hand_back(&self, ids: Vec<String>) {
         let log = &self.context.log;
-        match release(&self.context.db, &self.owner, &ids, crate::deliver::now()).await {
+        match release(&self.context.db, &self.owner, &ids, herald::clock::now()).await {
             Ok(released) => {
                 info!(log, "stopping: handed deliveries not started back to the queue"; "deliveries" => released)
             }

@@ -1,7 +1,7 @@
 //! `herald-admin token create | list | revoke`: API tokens. A new token is printed once, alone on
 //! stdout, so scripts can capture it; only its hash is stored.
 
-use chrono::{Duration as ChronoDuration, Utc};
+use chrono::Duration as ChronoDuration;
 use clap::Subcommand;
 use herald::boot::boot;
 use herald::cli::ConfigArgs;
@@ -72,7 +72,7 @@ pub fn run(cmd: Token, args: &ConfigArgs) -> ExitCode {
 }
 
 async fn execute(cmd: Token, db: &Database, log: &slog::Logger) -> Result<ExitCode, herald::db::DbError> {
-    let now = Utc::now().naive_utc();
+    let now = herald::clock::now();
     match cmd {
         Token::Create { org, name, expires_in } => {
             let new = token::generate().map_err(|e| herald::db::DbError::Pool(e.to_string()))?;
@@ -86,7 +86,6 @@ async fn execute(cmd: Token, db: &Database, log: &slog::Logger) -> Result<ExitCo
                 created_at: now,
                 expires_at,
                 revoked_at: None,
-                last_used_at: None,
             };
             insert_token(db, &row).await?;
             info!(log, "token created"; "id" => &row.id, "org" => &org);

@@ -3,7 +3,6 @@
 use super::page::{Page, PageRequest};
 use super::schema::{attempt, message};
 use super::{Database, DbError};
-use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
@@ -48,12 +47,6 @@ pub struct AttemptRow {
     pub trigger_type: i16,
     /// When it was made.
     pub created_at: NaiveDateTime,
-}
-
-/// Stores an attempt.
-pub async fn insert_attempt(db: &Database, row: &AttemptRow) -> Result<(), DbError> {
-    with_conn!(db, c => diesel::insert_into(attempt::table).values(row).execute(c).await)?;
-    Ok(())
 }
 
 /// Which attempts to list.

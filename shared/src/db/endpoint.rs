@@ -36,8 +36,6 @@ pub struct EndpointRow {
     pub secret: String,
     /// JSON array of `{secret, expires_at}` still signing during their grace period.
     pub previous_secrets: String,
-    /// JSON array of retry delays in seconds, if not the default.
-    pub retry_schedule: Option<String>,
     /// JSON object of string values.
     pub metadata: String,
     /// Bumped on every change.

@@ -18,7 +18,6 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
-        last_used_at -> Nullable<Timestamp>,
     }
 }
 
@@ -77,7 +76,6 @@ diesel::table! {
         /// JSON array of rotated-out secrets (encrypted) with their expiry.
         previous_secrets -> Text,
         /// JSON array of retry delays in seconds; `None` = the configured default.
-        retry_schedule -> Nullable<Text>,
         /// JSON object.
         metadata -> Text,
         version -> Integer,

@@ -27,8 +27,6 @@ pub struct TokenRow {
     pub expires_at: Option<NaiveDateTime>,
     /// Revoked at.
     pub revoked_at: Option<NaiveDateTime>,
-    /// Last used (not maintained yet).
-    pub last_used_at: Option<NaiveDateTime>,
 }
 
 /// Stores a new token.

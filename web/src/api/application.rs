@@ -4,7 +4,8 @@
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Checks, present};
-use super::page::{ListOut, ListQuery, now, timestamp};
+use super::page::{ListOut, ListQuery, timestamp};
+use herald::clock::now;
 use actix_web::{HttpResponse, web};
 use herald::context::Context;
 use herald::db::application::{

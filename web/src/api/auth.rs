@@ -5,7 +5,6 @@ use super::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
-use chrono::Utc;
 use futures_util::future::LocalBoxFuture;
 use herald::context::Context;
 use herald::db::token::find_token;
@@ -60,7 +59,7 @@ async fn authenticate(context: Option<web::Data<Context>>, header: Option<String
             cached
         }
     };
-    let now = Utc::now().naive_utc();
+    let now = herald::clock::now();
     let live = !row.revoked && row.expires_at.is_none_or(|at| at > now);
     if !token::verify(secret, &row.token_hash) || !live {
         return Err(ApiError::Unauthorized(INVALID));

@@ -6,7 +6,8 @@ use super::application::visible_app;
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Checks, OptionalJson, present, valid_name};
-use super::page::{ListOut, ListQuery, now, timestamp};
+use super::page::{ListOut, ListQuery, timestamp};
+use herald::clock::now;
 use actix_web::{HttpResponse, web};
 use herald::context::Context;
 use herald::db::endpoint::{
@@ -246,7 +247,6 @@ fn new_row(context: &Context, app_id: &str, body: EndpointIn) -> Result<Endpoint
         headers: "{}".into(),
         secret: sealed,
         previous_secrets: "[]".into(),
-        retry_schedule: None,
         metadata: json!(body.metadata.unwrap_or_default()).to_string(),
         version: 1,
         first_failure_at: None,

@@ -12,7 +12,7 @@
 
 use super::auth::{Caller, authenticate_request};
 use super::error::ApiError;
-use super::page::now;
+use herald::clock::now;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;

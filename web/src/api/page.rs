@@ -84,9 +84,3 @@ impl<T> ListOut<T> {
 pub fn timestamp(time: chrono::NaiveDateTime) -> String {
     time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
-
-/// Now, at the microsecond precision every backend stores.
-pub fn now() -> chrono::NaiveDateTime {
-    use chrono::SubsecRound;
-    chrono::Utc::now().naive_utc().trunc_subsecs(6)
-}

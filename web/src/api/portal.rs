@@ -5,7 +5,7 @@ use super::application::{ApplicationIn, create_or_find_app, visible_app};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::OptionalJson;
-use super::page::now;
+use herald::clock::now;
 use actix_web::{HttpRequest, HttpResponse, web};
 use herald::context::Context;
 use herald::db::token::{TokenRow, insert_token, revoke_token};
@@ -59,7 +59,6 @@ async fn portal_access(
         created_at: at,
         expires_at: Some(at + chrono::Duration::seconds(expiry as i64)),
         revoked_at: None,
-        last_used_at: None,
     };
     insert_token(&context.db, &row).await?;
     // Herald serves no portal UI: the URL points the token at this server's API for the app.
