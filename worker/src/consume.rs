@@ -3,11 +3,11 @@
 //! acknowledged only after the fan-out is in the database, so a worker that dies mid-job leaves it to the broker to hand to another. The broker
 //! connection is reopened with backoff whenever it drops; meanwhile the database sweep goes on.
 
-use herald::clock::now;
 use crate::dispatch::dispatch_ids;
 use crate::runner::Runner;
 use futures_util::{FutureExt, StreamExt};
 use herald::backoff::Backoff;
+use herald::clock::now;
 use herald::context::Context;
 use herald::lifecycle::StopSignal;
 use herald::queue::{amqp, connect_with_backoff};

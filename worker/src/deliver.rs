@@ -3,18 +3,19 @@
 
 use crate::client::literal_refusal;
 use chrono::{NaiveDateTime, Utc};
+use herald::clock::now;
 use herald::config::HeaderStyleName;
 use herald::context::Context;
 use herald::db::DbError;
-use herald::db::attempt::{AttemptRow, status as attempt_status};
-use herald::db::delivery::{DeliveryRow, status};
+use herald::db::attempt::AttemptRow;
+use herald::db::delivery::DeliveryRow;
 use herald::db::endpoint::EndpointRow;
 use herald::db::message::MessageRow;
 use herald::db::rate::take_slot;
 use herald::db::work::Finish;
-use herald::clock::now;
 use herald::model::ids::{new_id, prefix};
 use herald::model::secret;
+use herald::model::status::{DeliveryStatus, MessageStatus};
 use herald::signing::{HeaderStyle, signature_header};
 use slog::info;
 use std::collections::BTreeMap;
@@ -195,24 +196,24 @@ pub async fn deliver(
     let Some(payload) = message.payload.as_deref().filter(|_| !endpoint.disabled) else {
         info!(context.log, "delivery dropped: endpoint disabled or payload expunged"; "message" => &message.id,
             "endpoint" => &endpoint.id);
-        return Ok(skipped(stays(status::EXHAUSTED, now())));
+        return Ok(skipped(stays(DeliveryStatus::Exhausted, now())));
     };
     if let Some(limit) = endpoint.rate_limit.filter(|l| *l > 0)
         && let Some(wait_until) = take_slot(&context.db, &endpoint.id, limit, now()).await?
     {
         // Over the endpoint's rate: wait for the next window; this is not a failed attempt.
-        return Ok(skipped(stays(status::PENDING, wait_until)));
+        return Ok(skipped(stays(DeliveryStatus::Pending, wait_until)));
     }
     let outcome = attempt(context, client, &message.id, payload, &endpoint).await;
     let at = now();
     let attempts = held.attempt_count + 1;
     let (new_status, next) = if outcome.success {
-        (status::SUCCEEDED, at)
+        (DeliveryStatus::Succeeded, at)
     } else {
         let schedule: Vec<Duration> = context.config.with(|c| c.delivery.retry_schedule.iter().map(|d| **d).collect());
         match retry_delay(&schedule, attempts as usize, outcome.retry_after) {
-            Some(delay) => (status::FAILED, at + chrono::Duration::from_std(delay).unwrap_or_default()),
-            None => (status::EXHAUSTED, at),
+            Some(delay) => (DeliveryStatus::Failed, at + chrono::Duration::from_std(delay).unwrap_or_default()),
+            None => (DeliveryStatus::Exhausted, at),
         }
     };
     let row = AttemptRow {
@@ -222,7 +223,7 @@ pub async fn deliver(
         app_id: held.app_id.clone(),
         delivery_id: Some(held.id.clone()),
         url: endpoint.url.clone(),
-        status: if outcome.success { attempt_status::SUCCESS } else { attempt_status::FAIL },
+        status: if outcome.success { MessageStatus::Success } else { MessageStatus::Fail },
         response_status_code: outcome.status_code,
         response: outcome.response,
         response_duration_ms: outcome.duration.as_millis() as i64,

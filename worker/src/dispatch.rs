@@ -5,11 +5,12 @@ use crate::runner::{Endpoints, Messages, Runner};
 use chrono::NaiveDateTime;
 use herald::context::Context;
 use herald::db::DbError;
-use herald::db::delivery::{DeliveryRow, status, trigger};
+use herald::db::delivery::DeliveryRow;
 use herald::db::endpoint::{EndpointRow, enabled_endpoints};
 use herald::db::message::{MessageRow, messages_by_ids};
 use herald::db::work::undispatched_messages;
 use herald::model::ids::{new_id, prefix};
+use herald::model::status::{DeliveryStatus, TriggerType};
 use std::sync::Arc;
 
 /// Messages fanned out per round.
@@ -86,13 +87,13 @@ async fn fan_out(
                 message_id: message.id.clone(),
                 endpoint_id: endpoint.id.clone(),
                 app_id: message.app_id.clone(),
-                status: if held { status::SENDING } else { status::PENDING },
+                status: if held { DeliveryStatus::Sending } else { DeliveryStatus::Pending },
                 attempt_count: 0,
                 // A held delivery is due again when its lease lapses.
                 next_attempt_at: if held { lease_until } else { now },
                 lease_owner: held.then(|| owner.to_owned()),
                 lease_expires_at: held.then_some(lease_until),
-                trigger_kind: trigger::SCHEDULED,
+                trigger_kind: TriggerType::Scheduled,
                 created_at: now,
                 updated_at: now,
             }
@@ -101,7 +102,7 @@ async fn fan_out(
     // The deliveries and the messages' dispatched mark commit together.
     let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
     let created = herald::db::work::fan_out(&context.db, &rows, &ids, now).await?;
-    let held: Vec<DeliveryRow> = created.into_iter().filter(|d| d.status == status::SENDING).collect();
+    let held: Vec<DeliveryRow> = created.into_iter().filter(|d| d.status == DeliveryStatus::Sending).collect();
     let messages: Messages = messages.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect();
     let endpoints: Endpoints = endpoints.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
     runner.start(held, slots, &messages, &endpoints).await;

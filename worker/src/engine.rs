@@ -4,10 +4,10 @@
 //! within `worker.shutdown_timeout`. Whatever is still running then keeps its lease until the
 //! lease lapses, then any worker takes it over: nothing is lost either way.
 
-use herald::clock::now;
 use crate::dispatch::dispatch_round;
 use crate::runner::Runner;
 use herald::backoff::Backoff;
+use herald::clock::now;
 use herald::context::Context;
 use herald::db::DbError;
 use herald::db::work::{claim_due, count_due};

@@ -7,9 +7,9 @@
 use crate::deliver::Done;
 use herald::clock::now;
 use herald::context::Context;
-use herald::db::delivery::status;
 use herald::db::endpoint::{record_failure, record_success};
 use herald::db::work::record_batch;
+use herald::model::status::DeliveryStatus;
 use slog::{debug, error, info, warn};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -88,11 +88,11 @@ async fn report(context: &Context, batch: &[Recorded], unsigned_logged: &mut Has
                     "endpoint" => &done.endpoint.id, "app" => &done.endpoint.app_id);
             }
         }
-        let succeeded = done.finish.status == status::SUCCEEDED;
+        let succeeded = done.finish.status == DeliveryStatus::Succeeded;
         last.insert(done.endpoint.id.as_str(), succeeded);
         let label = match done.finish.status {
-            status::SUCCEEDED => "success",
-            status::EXHAUSTED => "exhausted",
+            DeliveryStatus::Succeeded => "success",
+            DeliveryStatus::Exhausted => "exhausted",
             _ => "retry",
         };
         context.metrics.record_attempt(label, done.duration.as_secs_f64());

@@ -3,21 +3,10 @@
 use super::page::{Page, PageRequest};
 use super::schema::{attempt, message};
 use super::{Database, DbError};
+use crate::model::status::{MessageStatus, TriggerType};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-
-/// Attempt status codes (Svix's `MessageStatus`).
-pub mod status {
-    /// 2xx received.
-    pub const SUCCESS: i16 = 0;
-    /// Not made yet.
-    pub const PENDING: i16 = 1;
-    /// Failed.
-    pub const FAIL: i16 = 2;
-    /// In progress.
-    pub const SENDING: i16 = 3;
-}
 
 /// An attempt as stored.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -35,8 +24,8 @@ pub struct AttemptRow {
     pub delivery_id: Option<String>,
     /// The URL called.
     pub url: String,
-    /// See [`status`].
-    pub status: i16,
+    /// How it went.
+    pub status: MessageStatus,
     /// HTTP status received, 0 when none.
     pub response_status_code: i32,
     /// Start of the response body (capped); empty once expunged.
@@ -44,7 +33,7 @@ pub struct AttemptRow {
     /// How long the call took.
     pub response_duration_ms: i64,
     /// Scheduled (0) or manual (1).
-    pub trigger_type: i16,
+    pub trigger_type: TriggerType,
     /// When it was made.
     pub created_at: NaiveDateTime,
 }
@@ -57,7 +46,7 @@ pub struct AttemptFilter {
     /// Only this endpoint's.
     pub endpoint_id: Option<String>,
     /// Only with this status.
-    pub status: Option<i16>,
+    pub status: Option<MessageStatus>,
     /// Only responses in this class: 0 (none), 100, 200, 300, 400 or 500.
     pub status_code_class: Option<i32>,
     /// Made strictly before.

@@ -3,32 +3,11 @@
 use super::page::{Page, PageRequest};
 use super::schema::{delivery, message};
 use super::{Database, DbError};
+use crate::model::status::{DeliveryStatus, TriggerType};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
-
-/// Delivery status codes as stored.
-pub mod status {
-    /// Waiting for its next attempt.
-    pub const PENDING: i16 = 0;
-    /// Claimed by a worker.
-    pub const SENDING: i16 = 1;
-    /// Delivered (2xx).
-    pub const SUCCEEDED: i16 = 2;
-    /// Last attempt failed; another is scheduled.
-    pub const FAILED: i16 = 3;
-    /// Every attempt failed; no more.
-    pub const EXHAUSTED: i16 = 4;
-}
-
-/// What started a delivery or attempt.
-pub mod trigger {
-    /// The retry schedule.
-    pub const SCHEDULED: i16 = 0;
-    /// A person: resend, recover, send-example.
-    pub const MANUAL: i16 = 1;
-}
 
 /// A delivery as stored.
 #[derive(Debug, Clone, Queryable, QueryableByName, Insertable)]
@@ -42,8 +21,8 @@ pub struct DeliveryRow {
     pub endpoint_id: String,
     /// The application.
     pub app_id: String,
-    /// See [`status`].
-    pub status: i16,
+    /// Where it stands.
+    pub status: DeliveryStatus,
     /// Attempts made so far.
     pub attempt_count: i32,
     /// When the next attempt is due.
@@ -52,8 +31,8 @@ pub struct DeliveryRow {
     pub lease_owner: Option<String>,
     /// When the claim lapses.
     pub lease_expires_at: Option<NaiveDateTime>,
-    /// See [`trigger`].
-    pub trigger_kind: i16,
+    /// What started it.
+    pub trigger_kind: TriggerType,
     /// Created.
     pub created_at: NaiveDateTime,
     /// Last changed.
@@ -77,12 +56,12 @@ pub async fn schedule_manual(
         let found: Option<String> = with_conn!(db, c => existing.first(c).await.optional())?;
         if let Some(id) = found {
             let reset = diesel::update(delivery::table.filter(delivery::id.eq(&id))).set((
-                delivery::status.eq(status::PENDING),
+                delivery::status.eq(DeliveryStatus::Pending),
                 delivery::attempt_count.eq(0),
                 delivery::next_attempt_at.eq(at),
                 delivery::lease_owner.eq(None::<String>),
                 delivery::lease_expires_at.eq(None::<NaiveDateTime>),
-                delivery::trigger_kind.eq(trigger::MANUAL),
+                delivery::trigger_kind.eq(TriggerType::Manual),
                 delivery::updated_at.eq(at),
             ));
             with_conn!(db, c => reset.execute(c).await)?;
@@ -93,12 +72,12 @@ pub async fn schedule_manual(
             message_id: message_id.to_owned(),
             endpoint_id: endpoint_id.to_owned(),
             app_id: app_id.to_owned(),
-            status: status::PENDING,
+            status: DeliveryStatus::Pending,
             attempt_count: 0,
             next_attempt_at: at,
             lease_owner: None,
             lease_expires_at: None,
-            trigger_kind: trigger::MANUAL,
+            trigger_kind: TriggerType::Manual,
             created_at: at,
             updated_at: at,
         };
@@ -127,13 +106,13 @@ pub async fn recover_failed(
         message::table.filter(message::created_at.ge(since)).filter(message::created_at.lt(until)).select(message::id);
     let target = delivery::table
         .filter(delivery::endpoint_id.eq(endpoint_id))
-        .filter(delivery::status.eq_any([status::FAILED, status::EXHAUSTED]))
+        .filter(delivery::status.eq_any([DeliveryStatus::Failed, DeliveryStatus::Exhausted]))
         .filter(delivery::message_id.eq_any(in_range));
     let reset = diesel::update(target).set((
-        delivery::status.eq(status::PENDING),
+        delivery::status.eq(DeliveryStatus::Pending),
         delivery::attempt_count.eq(0),
         delivery::next_attempt_at.eq(at),
-        delivery::trigger_kind.eq(trigger::MANUAL),
+        delivery::trigger_kind.eq(TriggerType::Manual),
         delivery::updated_at.eq(at),
     ));
     Ok(with_conn!(db, c => reset.execute(c).await)?)
@@ -157,7 +136,7 @@ pub async fn deliveries_of_message(
 pub async fn deliveries_of_endpoint(
     db: &Database,
     endpoint_id: &str,
-    statuses: &[i16],
+    statuses: &[DeliveryStatus],
     messages: &super::message::MessageFilter,
     page: &PageRequest,
 ) -> Result<Page<DeliveryRow>, DbError> {

@@ -134,7 +134,10 @@ pub async fn delete_endpoint(db: &Database, app_id: &str, id: &str) -> Result<bo
 }
 
 /// How many of the endpoint's deliveries are in each status code.
-pub async fn delivery_counts(db: &Database, endpoint_id: &str) -> Result<Vec<(i16, i64)>, DbError> {
+pub async fn delivery_counts(
+    db: &Database,
+    endpoint_id: &str,
+) -> Result<Vec<(crate::model::status::DeliveryStatus, i64)>, DbError> {
     let query = delivery::table
         .filter(delivery::endpoint_id.eq(endpoint_id))
         .group_by(delivery::status)

@@ -14,10 +14,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 
-/// A key still being worked on.
-pub const IN_PROGRESS: i16 = 0;
-/// A key whose response is stored.
-pub const DONE: i16 = 1;
+pub use crate::model::status::KeyState;
 
 /// A key as stored.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -27,8 +24,8 @@ pub struct IdempotencyRow {
     pub key_hash: String,
     /// Who made it: the id of the token that sent it.
     pub org_id: String,
-    /// [`IN_PROGRESS`] or [`DONE`].
-    pub state: i16,
+    /// [`KeyState::InProgress`] or [`DONE`].
+    pub state: KeyState,
     /// Stored response status.
     pub response_status: Option<i32>,
     /// Stored response body.
@@ -108,7 +105,7 @@ pub async fn take_over(db: &Database, seen: &IdempotencyRow, row: &IdempotencyRo
         .filter(idempotency_key::claim_id.eq(&seen.claim_id))
         .filter(idempotency_key::state.eq(seen.state));
     let update = diesel::update(target).set((
-        idempotency_key::state.eq(IN_PROGRESS),
+        idempotency_key::state.eq(KeyState::InProgress),
         idempotency_key::claim_id.eq(&row.claim_id),
         idempotency_key::lease_until.eq(row.lease_until),
         idempotency_key::created_at.eq(row.created_at),
@@ -125,7 +122,7 @@ pub async fn renew(db: &Database, held: &KeyClaim, lease_until: NaiveDateTime) -
     let target = idempotency_key::table
         .filter(idempotency_key::key_hash.eq(&held.key_hash))
         .filter(idempotency_key::claim_id.eq(&held.claim_id))
-        .filter(idempotency_key::state.eq(IN_PROGRESS));
+        .filter(idempotency_key::state.eq(KeyState::InProgress));
     Ok(with_conn!(db, c => diesel::update(target).set(idempotency_key::lease_until.eq(lease_until)).execute(c).await)?
         == 1)
 }
@@ -141,9 +138,9 @@ macro_rules! completion {
         let target = k::table
             .filter(k::key_hash.eq(held.key_hash.as_str()))
             .filter(k::claim_id.eq(held.claim_id.as_str()))
-            .filter(k::state.eq($crate::db::idempotency::IN_PROGRESS));
+            .filter(k::state.eq($crate::model::status::KeyState::InProgress));
         diesel::update(target).set((
-            k::state.eq($crate::db::idempotency::DONE),
+            k::state.eq($crate::model::status::KeyState::Done),
             k::response_status.eq(Some(response.status)),
             k::response_body.eq(Some(response.body)),
             k::response_headers.eq(Some(response.content_type)),
@@ -163,7 +160,7 @@ pub async fn release(db: &Database, held: &KeyClaim) -> Result<(), DbError> {
     let target = idempotency_key::table
         .filter(idempotency_key::key_hash.eq(&held.key_hash))
         .filter(idempotency_key::claim_id.eq(&held.claim_id))
-        .filter(idempotency_key::state.eq(IN_PROGRESS));
+        .filter(idempotency_key::state.eq(KeyState::InProgress));
     with_conn!(db, c => diesel::delete(target).execute(c).await)?;
     Ok(())
 }

@@ -4,10 +4,11 @@
 //! lets another take the delivery over. Outcomes are written in batches, one transaction each.
 
 use super::attempt::AttemptRow;
-use super::delivery::{DeliveryRow, status};
+use super::delivery::DeliveryRow;
 use super::message::MessageRow;
 use super::schema::{attempt, delivery, message};
 use super::{Conn, Database, DbError};
+use crate::model::status::{DeliveryStatus, TriggerType};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -32,9 +33,7 @@ pub async fn undispatched_messages(
 /// partial index `delivery_due_idx` has exactly this status list.
 macro_rules! due_at {
     ($now:expr) => {
-        delivery::status
-            .eq_any([status::PENDING, status::SENDING, status::FAILED])
-            .and(delivery::next_attempt_at.le($now))
+        delivery::status.eq_any(DeliveryStatus::DUE).and(delivery::next_attempt_at.le($now))
     };
 }
 
@@ -42,7 +41,7 @@ macro_rules! due_at {
 macro_rules! lease_to {
     ($owner:expr, $lease_until:expr, $now:expr) => {
         (
-            delivery::status.eq(status::SENDING),
+            delivery::status.eq(DeliveryStatus::Sending),
             delivery::lease_owner.eq(Some($owner)),
             delivery::lease_expires_at.eq(Some($lease_until)),
             delivery::next_attempt_at.eq($lease_until),
@@ -52,11 +51,20 @@ macro_rules! lease_to {
 }
 
 /// The statement that takes due deliveries, with `{n}` standing for bind parameter n (1: owner,
-/// 2: lease end, 3: now, 4: how many). Rows another worker is locking are skipped.
-const CLAIM_SQL: &str = "UPDATE delivery \
-    SET status = 1, lease_owner = {1}, lease_expires_at = {2}, next_attempt_at = {2}, updated_at = {3} \
-    WHERE id IN (SELECT id FROM delivery WHERE status IN (0, 1, 3) AND next_attempt_at <= {3} \
-    ORDER BY next_attempt_at LIMIT {4}{lock}) RETURNING *";
+/// 2: lease end, 3: now, 4: how many) and `{lock}` for the row-lock clause. Rows another worker is
+/// locking are skipped. The status numbers come from [`DeliveryStatus`].
+fn claim_sql(lock: &str) -> String {
+    let due: Vec<String> = DeliveryStatus::DUE.iter().map(|s| s.code().to_string()).collect();
+    format!(
+        "UPDATE delivery \
+         SET status = {sending}, lease_owner = {{1}}, lease_expires_at = {{2}}, next_attempt_at = {{2}}, \
+         updated_at = {{3}} \
+         WHERE id IN (SELECT id FROM delivery WHERE status IN ({due}) AND next_attempt_at <= {{3}} \
+         ORDER BY next_attempt_at LIMIT {{4}}{lock}) RETURNING *",
+        sending = DeliveryStatus::Sending.code(),
+        due = due.join(", "),
+    )
+}
 
 /// Takes up to `limit` due deliveries for `owner` until `lease_until`, oldest due first, in one
 /// statement: rows another worker is taking at the same moment are skipped, not waited for
@@ -70,10 +78,9 @@ pub async fn claim_due(
     limit: i64,
 ) -> Result<Vec<DeliveryRow>, DbError> {
     use diesel::sql_types::{BigInt, Text, Timestamp};
-    debug_assert_eq!((status::PENDING, status::SENDING, status::FAILED), (0, 1, 3), "CLAIM_SQL's literals");
     Ok(match db.get().await? {
         Conn::Postgres(mut c) => {
-            let sql = CLAIM_SQL.replace("{lock}", " FOR UPDATE SKIP LOCKED");
+            let sql = claim_sql(" FOR UPDATE SKIP LOCKED");
             let sql = (1..=4).fold(sql, |sql, n| sql.replace(&format!("{{{n}}}"), &format!("${n}")));
             diesel::sql_query(sql)
                 .bind::<Text, _>(owner)
@@ -85,7 +92,7 @@ pub async fn claim_due(
         }
         Conn::Sqlite(mut c) => {
             // Positional `?` binds: the same values in the order they appear.
-            let sql = (1..=4).fold(CLAIM_SQL.replace("{lock}", ""), |sql, n| sql.replace(&format!("{{{n}}}"), "?"));
+            let sql = (1..=4).fold(claim_sql(""), |sql, n| sql.replace(&format!("{{{n}}}"), "?"));
             diesel::sql_query(sql)
                 .bind::<Text, _>(owner)
                 .bind::<Timestamp, _>(lease_until)
@@ -184,7 +191,7 @@ pub struct Finish {
     /// The delivery.
     pub id: String,
     /// Its new status.
-    pub status: i16,
+    pub status: DeliveryStatus,
     /// Attempts made, this one included.
     pub attempt_count: i32,
     /// When the next attempt is due (now when there is none).
@@ -200,18 +207,18 @@ pub async fn record_batch(
     finishes: &[Finish],
     now: NaiveDateTime,
 ) -> Result<usize, DbError> {
-    let held = || delivery::status.eq(status::SENDING).and(delivery::lease_owner.eq(owner));
+    let held = || delivery::status.eq(DeliveryStatus::Sending).and(delivery::lease_owner.eq(owner));
     let released = || {
         (
             delivery::lease_owner.eq(None::<String>),
             delivery::lease_expires_at.eq(None::<NaiveDateTime>),
-            delivery::trigger_kind.eq(super::delivery::trigger::SCHEDULED),
+            delivery::trigger_kind.eq(TriggerType::Scheduled),
             delivery::updated_at.eq(now),
         )
     };
     // Successes on a first try, the usual case, become one statement.
     let (simple, other): (Vec<&Finish>, Vec<&Finish>) =
-        finishes.iter().partition(|f| f.status == status::SUCCEEDED && f.attempt_count == 1);
+        finishes.iter().partition(|f| f.status == DeliveryStatus::Succeeded && f.attempt_count == 1);
     let simple: Vec<&str> = simple.iter().map(|f| f.id.as_str()).collect();
     // One transaction per backend; `$insert` stores the attempts (SQLite takes one row per
     // statement through the async wrapper, the others one statement for all).
@@ -222,7 +229,7 @@ pub async fn record_batch(
                 let mut updated = 0;
                 if !simple.is_empty() {
                     let target = delivery::table.filter(delivery::id.eq_any(&simple)).filter(held());
-                    let first_try = (delivery::status.eq(status::SUCCEEDED), delivery::attempt_count.eq(1));
+                    let first_try = (delivery::status.eq(DeliveryStatus::Succeeded), delivery::attempt_count.eq(1));
                     let set = (first_try, delivery::next_attempt_at.eq(now), released());
                     updated += diesel::update(target).set(set).execute($c).await?;
                 }
@@ -276,10 +283,10 @@ pub async fn release(db: &Database, owner: &str, ids: &[String], now: NaiveDateT
     let held = || {
         delivery::table
             .filter(delivery::id.eq_any(ids))
-            .filter(delivery::status.eq(status::SENDING))
+            .filter(delivery::status.eq(DeliveryStatus::Sending))
             .filter(delivery::lease_owner.eq(owner))
     };
-    let back = |to: i16| {
+    let back = |to: DeliveryStatus| {
         (
             delivery::status.eq(to),
             delivery::lease_owner.eq(None::<String>),
@@ -289,8 +296,8 @@ pub async fn release(db: &Database, owner: &str, ids: &[String], now: NaiveDateT
         )
     };
     Ok(with_conn!(db, c => {
-        let first = diesel::update(held().filter(delivery::attempt_count.eq(0))).set(back(status::PENDING));
-        let retry = diesel::update(held().filter(delivery::attempt_count.gt(0))).set(back(status::FAILED));
+        let first = diesel::update(held().filter(delivery::attempt_count.eq(0))).set(back(DeliveryStatus::Pending));
+        let retry = diesel::update(held().filter(delivery::attempt_count.gt(0))).set(back(DeliveryStatus::Failed));
         first.execute(c).await? + retry.execute(c).await?
     }))
 }
@@ -298,4 +305,45 @@ pub async fn release(db: &Database, owner: &str, ids: &[String], now: NaiveDateT
 /// How many deliveries are due now and not being made (the queue's lag).
 pub async fn count_due(db: &Database, now: NaiveDateTime) -> Result<i64, DbError> {
     Ok(with_conn!(db, c => delivery::table.filter(due_at!(now)).count().get_result(c).await)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn migration(backend: &str, name: &str) -> String {
+        let path = format!("{}/../migrations/{backend}/{name}/up.sql", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// The partial index the claim reads was written with numbers: they must be the due states.
+    #[test]
+    fn the_due_index_of_each_backend_lists_the_due_states() {
+        let due: Vec<String> = DeliveryStatus::DUE.iter().map(|s| s.code().to_string()).collect();
+        let predicate = format!("WHERE status IN ({})", due.join(", "));
+        for backend in ["postgres", "sqlite"] {
+            let sql = migration(backend, "2026-11-28-000003_due_index_and_announcements");
+            assert!(sql.contains(&predicate), "{backend}: no `{predicate}` in the due index");
+        }
+        let held = format!("WHERE status = {} AND lease_expires_at", DeliveryStatus::Sending.code());
+        for backend in ["postgres", "sqlite", "mysql"] {
+            let sql = migration(backend, "2026-11-28-000003_due_index_and_announcements");
+            assert!(sql.contains(&held), "{backend}: leases moved for another state than sending");
+        }
+    }
+
+    #[test]
+    fn the_wake_up_trigger_fires_on_a_reset_to_pending() {
+        let pending = DeliveryStatus::Pending.code();
+        let sql = migration("postgres", "2026-11-28-000002_work_wakeups");
+        assert!(sql.contains(&format!("NEW.status = {pending} AND OLD.status <> {pending}")), "{sql}");
+    }
+
+    #[test]
+    fn the_claim_statement_takes_the_due_states_and_holds_them() {
+        let sql = claim_sql("");
+        assert!(sql.contains("SET status = 1,"), "{sql}");
+        assert!(sql.contains("WHERE status IN (0, 1, 3)"), "{sql}");
+        assert!(!sql.contains("{lock}") && sql.contains("{4})"), "{sql}");
+    }
 }

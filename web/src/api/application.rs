@@ -5,8 +5,8 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Checks, present};
 use super::page::{ListOut, ListQuery, timestamp};
-use herald::clock::now;
 use actix_web::{HttpResponse, web};
+use herald::clock::now;
 use herald::context::Context;
 use herald::db::application::{
     ApplicationRow, delete_application, find_application, insert_application, list_applications, update_application,

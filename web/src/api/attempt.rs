@@ -8,14 +8,15 @@ use super::error::ApiError;
 use super::extract::Checks;
 use super::message::{MessageOut, event_types, query_time, visible_message};
 use super::page::{ListOut, ListQuery, timestamp};
-use herald::clock::now;
 use actix_web::{HttpRequest, HttpResponse, web};
+use herald::clock::now;
 use herald::context::Context;
 use herald::db::attempt::{AttemptFilter, AttemptRow, expunge_response, find_attempt, list_attempts};
-use herald::db::delivery::{DeliveryRow, deliveries_of_endpoint, deliveries_of_message, schedule_manual, status};
+use herald::db::delivery::{DeliveryRow, deliveries_of_endpoint, deliveries_of_message, schedule_manual};
 use herald::db::endpoint::endpoints_by_ids;
 use herald::db::message::{MessageFilter, messages_by_ids};
 use herald::db::page::{Order, Page};
+use herald::model::status::{DeliveryStatus, MessageStatus};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -31,20 +32,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", web::post().to(resend));
 }
 
-const STATUS_TEXT: [&str; 4] = ["success", "pending", "fail", "sending"];
+const STATUS_RULE: &str = "must be 0, 1, 2 or 3";
 
-fn status_text(code: i16) -> &'static str {
-    STATUS_TEXT.get(code as usize).copied().unwrap_or("pending")
-}
-
-/// A delivery's state as Svix's `MessageStatus`.
-fn message_status(delivery: &DeliveryRow) -> i16 {
-    match delivery.status {
-        status::SUCCEEDED => 0,
-        status::EXHAUSTED => 2,
-        status::SENDING => 3,
-        _ => 1,
-    }
+/// What Svix's listings take as a status filter: a `MessageStatus` code.
+fn status_filter(code: Option<i16>) -> Result<Option<MessageStatus>, ApiError> {
+    code.map(MessageStatus::try_from).transpose().map_err(|_| ApiError::field(&["query", "status"], STATUS_RULE))
 }
 
 fn attempt_out(row: AttemptRow) -> Value {
@@ -54,7 +46,7 @@ fn attempt_out(row: AttemptRow) -> Value {
         "endpointId": row.endpoint_id,
         "url": row.url,
         "status": row.status,
-        "statusText": status_text(row.status),
+        "statusText": row.status.text(),
         "responseStatusCode": row.response_status_code,
         "response": row.response,
         "responseDurationMs": row.response_duration_ms,
@@ -86,17 +78,19 @@ impl Filters {
     }
 
     fn attempts(&self, req: &HttpRequest) -> Result<AttemptFilter, ApiError> {
+        let status = self.status.map(MessageStatus::try_from).transpose();
         Checks::default()
-            .check(self.status.is_none_or(|s| (0..=3).contains(&s)), &["query", "status"], "must be 0, 1, 2 or 3")
+            .check(status.is_ok(), &["query", "status"], STATUS_RULE)
             .check(
                 self.status_code_class.is_none_or(|c| [0, 100, 200, 300, 400, 500].contains(&c)),
                 &["query", "status_code_class"],
                 "must be 0, 100, 200, 300, 400 or 500",
             )
             .finish()?;
+        let status = status.ok().flatten();
         let messages = self.messages(req)?;
         Ok(AttemptFilter {
-            status: self.status,
+            status,
             status_code_class: self.status_code_class,
             before: messages.before,
             after: messages.after,
@@ -174,10 +168,10 @@ async fn expunge(
 }
 
 fn with_delivery(mut out: Value, delivery: &DeliveryRow) -> Value {
-    let code = message_status(delivery);
-    out["status"] = json!(code);
-    out["statusText"] = json!(status_text(code));
-    let retrying = matches!(delivery.status, status::PENDING | status::FAILED);
+    let shown = delivery.status.message_status();
+    out["status"] = json!(shown);
+    out["statusText"] = json!(shown.text());
+    let retrying = delivery.status.retrying();
     out["nextAttempt"] = if retrying { json!(timestamp(delivery.next_attempt_at)) } else { Value::Null };
     out
 }
@@ -219,17 +213,10 @@ async fn messages_of_endpoint(
 ) -> Result<HttpResponse, ApiError> {
     let messages = content.messages(&req)?;
     // Svix's message status, as the delivery states that show it.
-    let statuses: Vec<i16> = match content.status {
-        None => Vec::new(),
-        Some(0) => vec![status::SUCCEEDED],
-        Some(1) => vec![status::PENDING, status::FAILED],
-        Some(2) => vec![status::EXHAUSTED],
-        Some(3) => vec![status::SENDING],
-        Some(_) => return Err(ApiError::field(&["query", "status"], "must be 0, 1, 2 or 3")),
-    };
+    let statuses = status_filter(content.status)?.map_or(&[][..], DeliveryStatus::showing);
     let endpoint = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
     let request = page.page_of_bodies(Order::Descending, context.config.with(|c| c.api.max_payload_bytes));
-    let deliveries = deliveries_of_endpoint(&context.db, &endpoint.id, &statuses, &messages, &request).await?;
+    let deliveries = deliveries_of_endpoint(&context.db, &endpoint.id, statuses, &messages, &request).await?;
     let ids: Vec<String> = deliveries.data.iter().map(|d| d.message_id.clone()).collect();
     let messages: HashMap<String, _> =
         messages_by_ids(&context.db, &ids).await?.into_iter().map(|m| (m.id.clone(), m)).collect();

@@ -7,8 +7,8 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Checks, OptionalJson, present, valid_name};
 use super::page::{ListOut, ListQuery, timestamp};
-use herald::clock::now;
 use actix_web::{HttpResponse, web};
+use herald::clock::now;
 use herald::context::Context;
 use herald::db::endpoint::{
     EndpointChanges, EndpointRow, change_endpoint, delete_endpoint, delivery_counts, find_endpoint, insert_endpoint,
@@ -17,6 +17,7 @@ use herald::db::endpoint::{
 use herald::db::page::Order;
 use herald::model::ids::{is_id, new_id, prefix};
 use herald::model::secret;
+use herald::model::status::DeliveryStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -593,12 +594,11 @@ async fn stats(
     let row = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
     let mut out = json!({ "success": 0, "fail": 0, "pending": 0, "sending": 0, "canceled": 0 });
     for (status, count) in delivery_counts(&context.db, &row.id).await? {
-        // Delivery status codes: 0 pending, 1 sending, 2 succeeded, 3 failed (will retry), 4 exhausted.
         let key = match status {
-            0 | 3 => "pending",
-            1 => "sending",
-            2 => "success",
-            _ => "fail",
+            DeliveryStatus::Pending | DeliveryStatus::Failed => "pending",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Succeeded => "success",
+            DeliveryStatus::Exhausted => "fail",
         };
         out[key] = json!(out[key].as_i64().unwrap_or(0) + count);
     }

@@ -5,8 +5,8 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Checks, present, valid_name};
 use super::page::{ListOut, ListQuery, timestamp};
-use herald::clock::now;
 use actix_web::{HttpResponse, web};
+use herald::clock::now;
 use herald::context::Context;
 use herald::db::event_type::{
     EventTypeRow, delete_event_type, find_event_type, insert_event_type, list_event_types, update_event_type,

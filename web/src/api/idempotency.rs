@@ -12,18 +12,17 @@
 
 use super::auth::{Caller, authenticate_request};
 use super::error::ApiError;
-use herald::clock::now;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
+use herald::clock::now;
 use herald::context::Context;
 use herald::db::Database;
 use herald::db::idempotency::{
-    Claim, DONE, IN_PROGRESS, IdempotencyRow, KeyClaim, StoredResponse, claim, complete, find, release, renew,
-    take_over,
+    Claim, IdempotencyRow, KeyClaim, KeyState, StoredResponse, claim, complete, find, release, renew, take_over,
 };
 use herald::model::ids::new_id;
 use std::time::{Duration, Instant};
@@ -72,7 +71,7 @@ fn claim_row(held: &KeyClaim, org_id: &str, at: chrono::NaiveDateTime) -> Idempo
     IdempotencyRow {
         key_hash: held.key_hash.clone(),
         org_id: org_id.to_owned(),
-        state: IN_PROGRESS,
+        state: KeyState::InProgress,
         response_status: None,
         response_body: None,
         response_headers: None,
@@ -111,7 +110,7 @@ async fn take_turn(db: &Database, held: &KeyClaim, org_id: &str) -> Result<Turn,
                 Claim::Existing(found) => found,
             },
         };
-        let lapsed = found.expires_at <= at || (found.state != DONE && found.lease_until < at);
+        let lapsed = found.expires_at <= at || (found.state != KeyState::Done && found.lease_until < at);
         if lapsed {
             let db = db.clone();
             if detached(async move { take_over(&db, &found, &row).await }).await? {
@@ -119,7 +118,7 @@ async fn take_turn(db: &Database, held: &KeyClaim, org_id: &str) -> Result<Turn,
             }
             continue; // another retry took it first: look again
         }
-        if found.state == DONE {
+        if found.state == KeyState::Done {
             return Ok(Turn::Answer(replay(&found)));
         }
         if waited.elapsed() > MAX_WAIT {

@@ -7,9 +7,9 @@ use super::error::ApiError;
 use super::extract::{Checks, valid_name};
 use super::idempotency::KeyCompleted;
 use super::page::{ListOut, ListQuery, timestamp};
-use herald::clock::now;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
+use herald::clock::now;
 use herald::context::Context;
 use herald::db::idempotency::{KeyClaim, StoredResponse};
 use herald::db::message::{
