@@ -18,7 +18,6 @@ use herald::model::secret;
 use herald::model::status::{DeliveryStatus, MessageStatus};
 use herald::signing::{HeaderStyle, signature_header};
 use slog::info;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -44,9 +43,7 @@ pub const UNSIGNED: &str =
 /// `None` when any of them cannot be opened (a wrong or rotated-away `secrets.keys`).
 fn signing_keys(context: &Context, endpoint: &EndpointRow, at: NaiveDateTime) -> Option<Vec<Vec<u8>>> {
     let mut sealed = vec![endpoint.secret.clone()];
-    sealed.extend(
-        secret::previous_secrets(&endpoint.previous_secrets).into_iter().filter(|p| p.live_at(at)).map(|p| p.secret),
-    );
+    sealed.extend(endpoint.previous_secrets.iter().filter(|p| p.live_at(at)).map(|p| p.secret.clone()));
     sealed.iter().map(|s| context.secrets.open(s).ok().and_then(|plain| secret::key_bytes(&plain))).collect()
 }
 
@@ -113,8 +110,8 @@ async fn attempt(
         .header(id_header, message_id)
         .header(timestamp_header, timestamp.to_string())
         .header(signature_name, signature_header(&keys, message_id, timestamp, body.as_bytes()));
-    let custom: BTreeMap<String, String> = serde_json::from_str(&endpoint.headers).unwrap_or_default();
-    for (name, value) in &custom {
+    let custom = &*endpoint.headers;
+    for (name, value) in custom {
         request = request.header(name, value);
     }
     match request.body(body.to_owned()).send().await {

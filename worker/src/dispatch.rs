@@ -16,16 +16,12 @@ use std::sync::Arc;
 /// Messages fanned out per round.
 const BATCH: i64 = 100;
 
-fn list(text: Option<&str>) -> Option<Vec<String>> {
-    text.and_then(|t| serde_json::from_str(t).ok())
-}
-
 /// Whether `endpoint` wants `message`: its event-type filter and channels (if any) match.
 pub fn wants(endpoint: &EndpointRow, message: &MessageRow) -> bool {
-    let types_ok = list(endpoint.filter_types.as_deref()).is_none_or(|types| types.contains(&message.event_type));
-    let channels_ok = match list(endpoint.channels.as_deref()) {
+    let types_ok = endpoint.filter_types.as_deref().is_none_or(|types| types.contains(&message.event_type));
+    let channels_ok = match endpoint.channels.as_deref() {
         None => true,
-        Some(wanted) => list(message.channels.as_deref()).is_some_and(|sent| sent.iter().any(|c| wanted.contains(c))),
+        Some(wanted) => message.channels.as_deref().is_some_and(|sent| sent.iter().any(|c| wanted.contains(c))),
     };
     types_ok && channels_ok
 }

@@ -1,6 +1,7 @@
 //! Queries on applications. Every lookup is scoped to an organisation: another org's id is
 //! simply not found.
 
+use super::json_text::{JsonText, StringMap};
 use super::page::{Page, PageRequest};
 use super::schema::application;
 use super::{Database, DbError};
@@ -23,8 +24,8 @@ pub struct ApplicationRow {
     pub name: String,
     /// Messages per second, if throttled.
     pub rate_limit: Option<i32>,
-    /// JSON object of string values.
-    pub metadata: String,
+    /// String values.
+    pub metadata: JsonText<StringMap>,
     /// Created.
     pub created_at: NaiveDateTime,
     /// Last changed.

@@ -1,8 +1,10 @@
 //! Queries on endpoints, always within one application.
 
+use super::json_text::{JsonText, Names, StringMap};
 use super::page::{Page, PageRequest};
 use super::schema::{delivery, endpoint};
 use super::{Database, DbError};
+use crate::model::secret::PreviousSecret;
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -26,18 +28,18 @@ pub struct EndpointRow {
     pub disabled: bool,
     /// Deliveries per second, if limited.
     pub rate_limit: Option<i32>,
-    /// JSON array of event type names, if filtered.
-    pub filter_types: Option<String>,
-    /// JSON array of channels, if filtered.
-    pub channels: Option<String>,
-    /// JSON object of extra headers.
-    pub headers: String,
+    /// Event type names, if filtered.
+    pub filter_types: Option<JsonText<Names>>,
+    /// Channels, if filtered.
+    pub channels: Option<JsonText<Names>>,
+    /// Extra headers.
+    pub headers: JsonText<StringMap>,
     /// The signing secret, sealed with the configured key.
     pub secret: String,
-    /// JSON array of `{secret, expires_at}` still signing during their grace period.
-    pub previous_secrets: String,
-    /// JSON object of string values.
-    pub metadata: String,
+    /// Secrets still signing during their grace period.
+    pub previous_secrets: JsonText<Vec<PreviousSecret>>,
+    /// String values.
+    pub metadata: JsonText<StringMap>,
     /// Bumped on every change.
     pub version: i32,
     /// Start of the current run of failures.
@@ -96,17 +98,17 @@ pub struct EndpointChanges {
     /// New rate limit.
     pub rate_limit: Option<Option<i32>>,
     /// New event-type filter.
-    pub filter_types: Option<Option<String>>,
+    pub filter_types: Option<Option<JsonText<Names>>>,
     /// New channel filter.
-    pub channels: Option<Option<String>>,
+    pub channels: Option<Option<JsonText<Names>>>,
     /// New custom headers.
-    pub headers: Option<String>,
+    pub headers: Option<JsonText<StringMap>>,
     /// New sealed signing secret.
     pub secret: Option<String>,
     /// New list of previous secrets.
-    pub previous_secrets: Option<String>,
+    pub previous_secrets: Option<JsonText<Vec<PreviousSecret>>>,
     /// New metadata.
-    pub metadata: Option<String>,
+    pub metadata: Option<JsonText<StringMap>>,
     /// Failure clock reset (a re-enabled endpoint starts over).
     pub first_failure_at: Option<Option<NaiveDateTime>>,
     /// When the change was made.

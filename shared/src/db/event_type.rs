@@ -1,5 +1,6 @@
 //! Queries on event types, named per organisation.
 
+use super::json_text::{JsonText, Schemas};
 use super::page::{Page, PageRequest};
 use super::schema::event_type;
 use super::{Database, DbError};
@@ -20,8 +21,8 @@ pub struct EventTypeRow {
     pub name: String,
     /// For humans.
     pub description: String,
-    /// JSON object: version → JSON Schema.
-    pub schemas: Option<String>,
+    /// Version → JSON Schema.
+    pub schemas: Option<JsonText<Schemas>>,
     /// Deleted but kept.
     pub archived: bool,
     /// Still accepted, discouraged.

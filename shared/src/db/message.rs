@@ -2,6 +2,7 @@
 //! worker has fanned it out, so a crash between the insert and any queue publish loses nothing.
 
 use super::idempotency::{KeyClaim, StoredResponse, completion};
+use super::json_text::{JsonText, Names};
 use super::page::{Page, PageRequest};
 use super::schema::message;
 use super::{Database, DbError};
@@ -24,10 +25,10 @@ pub struct MessageRow {
     pub event_type: String,
     /// Caller-chosen id, unique per application.
     pub event_id: Option<String>,
-    /// JSON array of channels.
-    pub channels: Option<String>,
-    /// JSON array of tags.
-    pub tags: Option<String>,
+    /// Channels.
+    pub channels: Option<JsonText<Names>>,
+    /// Tags.
+    pub tags: Option<JsonText<Names>>,
     /// JSON payload; `None` once expunged.
     pub payload: Option<String>,
     /// Created.
@@ -197,8 +198,8 @@ pub async fn insert_message_for_app(
                     row.org_id.as_str().into_sql::<Text>(),
                     row.event_type.as_str().into_sql::<Text>(),
                     row.event_id.as_deref().into_sql::<Nullable<Text>>(),
-                    row.channels.as_deref().into_sql::<Nullable<Text>>(),
-                    row.tags.as_deref().into_sql::<Nullable<Text>>(),
+                    row.channels.as_ref().into_sql::<Nullable<Text>>(),
+                    row.tags.as_ref().into_sql::<Nullable<Text>>(),
                     row.payload.as_deref().into_sql::<Nullable<Text>>(),
                     row.created_at.into_sql::<Timestamp>(),
                     row.expires_at.into_sql::<Nullable<Timestamp>>(),

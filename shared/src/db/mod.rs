@@ -9,6 +9,7 @@ pub mod delivery;
 pub mod endpoint;
 pub mod event_type;
 pub mod idempotency;
+pub mod json_text;
 pub mod message;
 pub mod migrate;
 pub mod notify;
@@ -21,6 +22,7 @@ pub mod token;
 pub mod work;
 
 pub use connect::{Backend, DbError, backend_of, connection_lost, postgres_connection, redact_url, sqlite_path};
+pub use json_text::JsonText;
 pub use sqlite::{SqliteAsync, SqliteManager};
 
 use crate::config;

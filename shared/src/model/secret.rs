@@ -69,8 +69,3 @@ impl PreviousSecret {
         chrono::DateTime::parse_from_rfc3339(&self.expires_at).is_ok_and(|t| t.naive_utc() > at)
     }
 }
-
-/// The stored list of previous secrets (an unreadable list counts as empty).
-pub fn previous_secrets(text: &str) -> Vec<PreviousSecret> {
-    serde_json::from_str(text).unwrap_or_default()
-}

@@ -8,6 +8,7 @@ use super::page::{ListOut, ListQuery, timestamp};
 use actix_web::{HttpResponse, web};
 use herald::clock::now;
 use herald::context::Context;
+use herald::db::JsonText;
 use herald::db::application::{
     ApplicationRow, delete_application, find_application, insert_application, list_applications, update_application,
 };
@@ -65,7 +66,7 @@ pub struct ApplicationOut {
 impl From<ApplicationRow> for ApplicationOut {
     fn from(row: ApplicationRow) -> Self {
         ApplicationOut {
-            metadata: serde_json::from_str(&row.metadata).unwrap_or_default(),
+            metadata: row.metadata.into_inner(),
             id: row.id,
             uid: row.uid,
             name: row.name,
@@ -92,10 +93,6 @@ fn check_fields(name: Option<&str>, uid: Option<&str>, throttle: Option<u64>) ->
             "must be 1 to 65535",
         )
         .finish()
-}
-
-fn metadata_text(metadata: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".into())
 }
 
 /// The caller's application addressed by id or uid; 404 for anything it may not see.
@@ -154,7 +151,7 @@ fn new_row(org: &str, body: ApplicationIn) -> ApplicationRow {
         uid: body.uid,
         name: body.name,
         rate_limit: body.throttle_rate.map(|t| t as i32),
-        metadata: metadata_text(&body.metadata.unwrap_or_default()),
+        metadata: JsonText(body.metadata.unwrap_or_default()),
         created_at: at,
         updated_at: at,
     }
@@ -200,7 +197,7 @@ async fn update(
             row.name = body.name;
             row.uid = body.uid;
             row.rate_limit = body.throttle_rate.map(|t| t as i32);
-            row.metadata = metadata_text(&body.metadata.unwrap_or_default());
+            row.metadata = JsonText(body.metadata.unwrap_or_default());
             row.updated_at = now();
             update_application(&context.db, &row).await?;
             Ok(HttpResponse::Ok().json(ApplicationOut::from(row)))
@@ -243,7 +240,7 @@ async fn patch(
         row.rate_limit = throttle.map(|t| t as i32);
     }
     if let Some(metadata) = body.metadata {
-        row.metadata = metadata_text(&metadata);
+        row.metadata = JsonText(metadata);
     }
     row.updated_at = now();
     update_application(&context.db, &row).await?;

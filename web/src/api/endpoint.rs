@@ -10,10 +10,12 @@ use super::page::{ListOut, ListQuery, timestamp};
 use actix_web::{HttpResponse, web};
 use herald::clock::now;
 use herald::context::Context;
+use herald::db::JsonText;
 use herald::db::endpoint::{
     EndpointChanges, EndpointRow, change_endpoint, delete_endpoint, delivery_counts, find_endpoint, insert_endpoint,
     list_endpoints,
 };
+use herald::db::json_text::Names;
 use herald::db::page::Order;
 use herald::model::ids::{is_id, new_id, prefix};
 use herald::model::secret;
@@ -96,20 +98,16 @@ pub struct EndpointOut {
     updated_at: String,
 }
 
-fn list_of(text: Option<&str>) -> Option<Vec<String>> {
-    text.and_then(|t| serde_json::from_str(t).ok())
-}
-
-fn text_of(list: Option<Vec<String>>) -> Option<String> {
-    list.map(|l| json!(l).to_string())
+fn text_of(list: Option<Vec<String>>) -> Option<JsonText<Names>> {
+    list.map(JsonText)
 }
 
 impl From<EndpointRow> for EndpointOut {
     fn from(row: EndpointRow) -> Self {
         EndpointOut {
-            event_types: list_of(row.filter_types.as_deref()),
-            channels: list_of(row.channels.as_deref()),
-            metadata: serde_json::from_str(&row.metadata).unwrap_or_default(),
+            event_types: row.filter_types.map(JsonText::into_inner),
+            channels: row.channels.map(JsonText::into_inner),
+            metadata: row.metadata.into_inner(),
             id: row.id,
             uid: row.uid,
             url: row.url,
@@ -245,10 +243,10 @@ fn new_row(context: &Context, app_id: &str, body: EndpointIn) -> Result<Endpoint
         rate_limit: body.throttle_rate.map(|t| t as i32),
         filter_types: text_of(body.event_types),
         channels: text_of(body.channels),
-        headers: "{}".into(),
+        headers: JsonText::default(),
         secret: sealed,
-        previous_secrets: "[]".into(),
-        metadata: json!(body.metadata.unwrap_or_default()).to_string(),
+        previous_secrets: JsonText::default(),
+        metadata: JsonText(body.metadata.unwrap_or_default()),
         version: 1,
         first_failure_at: None,
         created_at: at,
@@ -323,7 +321,7 @@ fn full_update(row: &EndpointRow, body: &EndpointIn) -> EndpointChanges {
         rate_limit: Some(body.throttle_rate.map(|t| t as i32)),
         filter_types: Some(text_of(body.event_types.clone())),
         channels: Some(text_of(body.channels.clone())),
-        metadata: Some(json!(body.metadata.clone().unwrap_or_default()).to_string()),
+        metadata: Some(JsonText(body.metadata.clone().unwrap_or_default())),
         ..EndpointChanges::default()
     }
 }
@@ -393,7 +391,7 @@ async fn patch(
             rate_limit: body.throttle_rate.map(|t| t.map(|t| t as i32)),
             filter_types: body.event_types.clone().map(text_of),
             channels: body.channels.clone().map(text_of),
-            metadata: body.metadata.as_ref().map(|m| json!(m).to_string()),
+            metadata: body.metadata.clone().map(JsonText),
             ..EndpointChanges::default()
         };
         Ok((changes, ()))
@@ -455,7 +453,7 @@ async fn rotate_secret(
         .finish()?;
     let (_, plain) = change(&context, &caller, (&path.0, &path.1), |row| {
         let at = now();
-        let mut previous = secret::previous_secrets(&row.previous_secrets);
+        let mut previous = row.previous_secrets.0.clone();
         // Expired secrets are dropped; the outgoing one signs alongside the new one until its
         // expiry. Only the newest few are kept, so rotating in a loop cannot grow the signature
         // header without bound.
@@ -472,7 +470,7 @@ async fn rotate_secret(
         };
         let changes = EndpointChanges {
             secret: Some(context.secrets.seal(&plain).map_err(|e| ApiError::Internal(e.to_string()))?),
-            previous_secrets: Some(serde_json::to_string(&previous).unwrap_or_else(|_| "[]".into())),
+            previous_secrets: Some(JsonText(previous)),
             ..EndpointChanges::default()
         };
         Ok((changes, plain))
@@ -537,8 +535,7 @@ pub struct HeadersPatchIn {
 }
 
 fn headers_out(row: &EndpointRow) -> serde_json::Value {
-    let headers: BTreeMap<String, String> = serde_json::from_str(&row.headers).unwrap_or_default();
-    json!({ "headers": headers, "sensitive": [] })
+    json!({ "headers": *row.headers, "sensitive": [] })
 }
 
 async fn get_headers(
@@ -557,7 +554,7 @@ async fn put_headers(
     body: web::Json<HeadersIn>,
 ) -> Result<HttpResponse, ApiError> {
     check_headers(body.headers.iter().map(|(k, v)| (k, Some(v))))?;
-    let headers = json!(body.headers).to_string();
+    let headers = JsonText(body.headers.clone());
     change(&context, &caller, (&path.0, &path.1), |_| {
         Ok((EndpointChanges { headers: Some(headers.clone()), ..EndpointChanges::default() }, ()))
     })
@@ -573,14 +570,14 @@ async fn patch_headers(
 ) -> Result<HttpResponse, ApiError> {
     check_headers(body.headers.iter().map(|(k, v)| (k, v.as_ref())))?;
     change(&context, &caller, (&path.0, &path.1), |row| {
-        let mut headers: BTreeMap<String, String> = serde_json::from_str(&row.headers).unwrap_or_default();
+        let mut headers = row.headers.0.clone();
         for (name, value) in &body.headers {
             match value {
                 Some(value) => headers.insert(name.clone(), value.clone()),
                 None => headers.remove(name),
             };
         }
-        Ok((EndpointChanges { headers: Some(json!(headers).to_string()), ..EndpointChanges::default() }, ()))
+        Ok((EndpointChanges { headers: Some(JsonText(headers)), ..EndpointChanges::default() }, ()))
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
@@ -615,11 +612,11 @@ pub struct ExampleIn {
 /// The example payload for an event type: the first `examples` entry of its newest schema, or a
 /// generic body when it has none.
 fn example_payload(event_type: Option<&herald::db::event_type::EventTypeRow>) -> String {
-    let schemas: Option<serde_json::Map<String, serde_json::Value>> =
-        event_type.and_then(|e| e.schemas.as_deref()).and_then(|s| serde_json::from_str(s).ok());
-    schemas
-        .and_then(|s| s.into_iter().max_by(|a, b| a.0.cmp(&b.0)))
-        .and_then(|(_, schema)| schema.get("examples").and_then(|e| e.get(0)).filter(|e| e.is_object()).cloned())
+    // The newest version is the greatest key.
+    event_type
+        .and_then(|e| e.schemas.as_ref())
+        .and_then(|s| s.values().next_back())
+        .and_then(|schema| schema.get("examples").and_then(|e| e.get(0)).filter(|e| e.is_object()).cloned())
         .unwrap_or_else(|| json!({ "message": "This is an example event" }))
         .to_string()
 }

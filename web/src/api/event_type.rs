@@ -8,13 +8,14 @@ use super::page::{ListOut, ListQuery, timestamp};
 use actix_web::{HttpResponse, web};
 use herald::clock::now;
 use herald::context::Context;
+use herald::db::JsonText;
 use herald::db::event_type::{
     EventTypeRow, delete_event_type, find_event_type, insert_event_type, list_event_types, update_event_type,
 };
+use herald::db::json_text::Schemas;
 use herald::db::page::Order;
 use herald::model::ids::{new_id, prefix};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// Registers the routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -66,7 +67,7 @@ pub struct EventTypeOut {
     deprecated: bool,
     feature_flag: Option<String>,
     group_name: Option<String>,
-    schemas: Option<Value>,
+    schemas: Option<Schemas>,
     created_at: String,
     updated_at: String,
 }
@@ -74,7 +75,7 @@ pub struct EventTypeOut {
 impl EventTypeOut {
     fn new(row: EventTypeRow, with_content: bool) -> Self {
         EventTypeOut {
-            schemas: if with_content { row.schemas.and_then(|s| serde_json::from_str(&s).ok()) } else { None },
+            schemas: if with_content { row.schemas.map(JsonText::into_inner) } else { None },
             name: row.name,
             description: row.description,
             archived: row.archived,
@@ -105,11 +106,8 @@ fn check(
         .finish()
 }
 
-/// Schema version → JSON Schema; each schema must be an object.
-type Schemas = std::collections::BTreeMap<String, Map<String, Value>>;
-
-fn schemas_text(schemas: Option<Schemas>) -> Option<String> {
-    schemas.map(|s| serde_json::json!(s).to_string())
+fn schemas_text(schemas: Option<Schemas>) -> Option<JsonText<Schemas>> {
+    schemas.map(JsonText)
 }
 
 #[derive(Debug, Deserialize)]

@@ -11,6 +11,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
 use herald::clock::now;
 use herald::context::Context;
+use herald::db::JsonText;
 use herald::db::idempotency::{KeyClaim, StoredResponse};
 use herald::db::message::{
     MessageFilter, MessageRow, expunge_payload, find_message, insert_message, insert_message_for_app, list_messages,
@@ -18,7 +19,6 @@ use herald::db::message::{
 use herald::db::page::Order;
 use herald::model::ids::{new_id, prefix};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use serde_json::value::RawValue;
 
 /// Registers the routes.
@@ -69,8 +69,8 @@ impl MessageOut {
             .and_then(|p| RawValue::from_string(p).ok())
             .unwrap_or_else(empty_object);
         MessageOut {
-            channels: row.channels.and_then(|c| serde_json::from_str(&c).ok()),
-            tags: row.tags.and_then(|t| serde_json::from_str(&t).ok()),
+            channels: row.channels.map(JsonText::into_inner),
+            tags: row.tags.map(JsonText::into_inner),
             id: row.id,
             event_type: row.event_type,
             event_id: row.event_id,
@@ -133,8 +133,8 @@ async fn create(
         org_id: caller.org_id.clone(),
         event_type: body.event_type,
         event_id: body.event_id,
-        channels: body.channels.map(|c| json!(c).to_string()),
-        tags: body.tags.map(|t| json!(t).to_string()),
+        channels: body.channels.map(JsonText),
+        tags: body.tags.map(JsonText),
         payload: Some(body.payload.get().to_owned()),
         created_at: at,
         expires_at: Some(at + chrono::Duration::days(retention)),
