@@ -1,10 +1,14 @@
 //! The one value a process builds at start-up and hands to everything that needs a dependency:
-//! live config, database, logger, readiness. Nothing reaches for globals.
+//! live config, database, logger, readiness. Nothing reaches for globals. Each binary builds its
+//! own, in its own `main`, with [`Context::build`].
 
-use crate::config::ConfigHandle;
-use crate::crypto::SecretBox;
-use crate::db::Database;
+use crate::boot::Booted;
+use crate::config::{ConfigHandle, Transport};
+use crate::crypto::{CryptoError, SecretBox};
+use crate::db::{Backend, Database, DbError};
 use crate::lifecycle::Readiness;
+use crate::metrics::Metrics;
+use crate::queue::amqp::Publisher;
 use slog::Logger;
 use std::sync::Arc;
 
@@ -24,9 +28,57 @@ pub struct Context {
     /// Recently verified API tokens, shared by the process's HTTP workers.
     pub tokens: Arc<crate::token::TokenCache>,
     /// The process's metrics.
-    pub metrics: Arc<crate::metrics::Metrics>,
-    /// The broker publisher, when `queue.url` names one.
-    pub publisher: Option<Arc<crate::queue::amqp::Publisher>>,
+    pub metrics: Arc<Metrics>,
+    /// How new work reaches the workers.
+    pub transport: Transport,
+    /// The broker publisher, on the broker transport.
+    pub publisher: Option<Arc<Publisher>>,
     /// Announces new work to workers, on Postgres without a broker.
     pub announcer: Option<Arc<crate::db::notify::WorkAnnouncer>>,
+}
+
+/// Why a process's context could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// The database pool could not be set up.
+    #[error("database: {0}")]
+    Database(#[from] DbError),
+    /// The encryption keys are unusable (validation normally catches this first).
+    #[error("secrets.keys: {0}")]
+    Secrets(#[from] CryptoError),
+}
+
+impl Context {
+    /// Builds the context of a serving process from its config: the database pool (lazy: no
+    /// connection opens until one is needed), the secret box, metrics, and the transport's
+    /// publisher or announcer, whose background tasks start here (so it runs on a runtime).
+    pub fn build(booted: &Booted, readiness: Arc<Readiness>) -> Result<Context, ContextError> {
+        let cfg = booted.config.get();
+        let log = booted.log.clone();
+        let metrics = Arc::new(Metrics::default());
+        let transport = cfg.queue.transport();
+        let publisher = (transport == Transport::Broker).then(|| {
+            let q = &cfg.queue;
+            Arc::new(Publisher::start(&q.url, &q.name, q.quorum, q.publish_buffer, log.clone(), metrics.clone()))
+        });
+        let on_postgres = crate::db::backend_of(&cfg.database.url).ok() == Some(Backend::Postgres);
+        let announcer =
+            (transport == Transport::Database && on_postgres).then(Arc::<crate::db::notify::WorkAnnouncer>::default);
+        if let Some(announcer) = announcer.clone() {
+            let (url, log) = (cfg.database.url.clone(), log.clone());
+            tokio::spawn(async move { announcer.run(url, log).await });
+        }
+        Ok(Context {
+            db: Database::connect_lazy(&cfg.database)?,
+            config: booted.config.clone(),
+            log,
+            readiness,
+            secrets: Arc::new(SecretBox::new(&cfg.secrets.keys)?),
+            tokens: Arc::new(crate::token::TokenCache::default()),
+            metrics,
+            transport,
+            publisher,
+            announcer,
+        })
+    }
 }

@@ -17,4 +17,5 @@ pub mod model;
 pub mod queue;
 pub mod signing;
 pub mod ssrf;
+pub mod supervise;
 pub mod token;

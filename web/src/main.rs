@@ -7,6 +7,7 @@ use clap::Parser;
 use herald::cli::{ConfigArgs, ListenArgs};
 use herald::config::Process;
 use herald::logging::Output;
+use startup::Application;
 use std::process::ExitCode;
 
 /// Herald's HTTP API (Svix-compatible), with health endpoints.
@@ -23,5 +24,16 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let sources = cli.listen.sources(Process::Web, &cli.config);
-    startup::run(herald::boot::boot(Process::Web, sources, Output::Stdout))
+    let booted = herald::boot::boot(Process::Web, sources, Output::Stdout);
+    let run = async { Application::build(&booted)?.run_until_stopped().await };
+    match actix_web::rt::System::new().block_on(run) {
+        Ok(()) => {
+            slog::info!(booted.log, "stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            slog::error!(booted.log, "cannot serve"; "error" => format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
 }

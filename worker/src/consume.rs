@@ -75,7 +75,8 @@ pub async fn consume(context: Context, runner: Runner, wake: Arc<Notify>, mut st
             // Jobs arrive in delivery-tag order on this channel, so the last one's `multiple`
             // acknowledgement covers the whole batch.
             match dispatch_ids(&runner, &context, &ids, now()).await {
-                Ok(()) => {
+                Ok(fanned) => {
+                    runner.start_fanned(fanned).await;
                     let _ = last.ack(BasicAckOptions { multiple: true }).await;
                     wake.notify_one();
                     if let Some(recovered) = fan_out.succeeded() {

@@ -2,6 +2,7 @@
 //! enabled and listens to its event type and channels.
 
 use crate::runner::{Endpoints, Messages, Runner};
+use crate::slots::Slot;
 use chrono::NaiveDateTime;
 use herald::context::Context;
 use herald::db::DbError;
@@ -26,18 +27,31 @@ pub fn wants(endpoint: &EndpointRow, message: &MessageRow) -> bool {
     types_ok && channels_ok
 }
 
-/// Fans out up to one batch of messages left undispatched since `created_before`; returns how
-/// many.
+/// What a fan-out wrote: the deliveries created held by this worker, with the slots reserved
+/// for them and the rows they need, for the runner to start. It starts nothing itself.
+#[derive(Default)]
+pub struct FannedOut {
+    /// Messages fanned out.
+    pub messages_done: usize,
+    /// Deliveries created already held by this worker.
+    pub held: Vec<DeliveryRow>,
+    /// One slot per held delivery (and perhaps a few spare, returned when dropped).
+    pub slots: Vec<Slot>,
+    /// The messages, by id.
+    pub messages: Messages,
+    /// The endpoints, by id.
+    pub endpoints: Endpoints,
+}
+
+/// Fans out up to one batch of messages left undispatched since `created_before`.
 pub async fn dispatch_round(
     runner: &Runner,
     context: &Context,
     created_before: NaiveDateTime,
     now: NaiveDateTime,
-) -> Result<usize, DbError> {
+) -> Result<FannedOut, DbError> {
     let messages = undispatched_messages(&context.db, created_before, BATCH).await?;
-    let count = messages.len();
-    fan_out(runner, context, messages, now).await?;
-    Ok(count)
+    fan_out(runner, context, messages, now).await
 }
 
 /// Fans out the messages named by dispatch jobs, unless that was done already.
@@ -46,23 +60,24 @@ pub async fn dispatch_ids(
     context: &Context,
     ids: &[String],
     now: NaiveDateTime,
-) -> Result<(), DbError> {
+) -> Result<FannedOut, DbError> {
     let found = messages_by_ids(&context.db, ids).await?;
     fan_out(runner, context, found.into_iter().filter(|m| m.dispatched_at.is_none()).collect(), now).await
 }
 
 /// Creates the messages' deliveries in one statement. As many as this worker has free slots for
-/// (taken before the deliveries are written, so no lease waits for a slot) are created already
-/// held by it and started at once; the rest wait in the queue, due now.
+/// (reserved from `runner` before the deliveries are written, so no lease waits for a slot) are
+/// created already held by it; the rest wait in the queue, due now.
 async fn fan_out(
     runner: &Runner,
     context: &Context,
     messages: Vec<MessageRow>,
     now: NaiveDateTime,
-) -> Result<(), DbError> {
+) -> Result<FannedOut, DbError> {
     if messages.is_empty() {
-        return Ok(());
+        return Ok(FannedOut::default());
     }
+    let messages_done = messages.len();
     let mut apps: Vec<&str> = messages.iter().map(|m| m.app_id.as_str()).collect();
     apps.sort_unstable();
     apps.dedup();
@@ -101,6 +116,5 @@ async fn fan_out(
     let held: Vec<DeliveryRow> = created.into_iter().filter(|d| d.status == DeliveryStatus::Sending).collect();
     let messages: Messages = messages.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect();
     let endpoints: Endpoints = endpoints.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
-    runner.start(held, slots, &messages, &endpoints).await;
-    Ok(())
+    Ok(FannedOut { messages_done, held, slots, messages, endpoints })
 }

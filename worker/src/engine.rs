@@ -8,6 +8,7 @@ use crate::dispatch::dispatch_round;
 use crate::runner::Runner;
 use herald::backoff::Backoff;
 use herald::clock::now;
+use herald::config::Transport;
 use herald::context::Context;
 use herald::db::DbError;
 use herald::db::work::{claim_due, count_due};
@@ -38,7 +39,14 @@ async fn round(
     swept: chrono::NaiveDateTime,
     at: chrono::NaiveDateTime,
 ) -> Result<bool, (&'static str, DbError)> {
-    let fanned = dispatch_round(runner, context, swept, at).await.map_err(|e| ("fan-out", e));
+    let fanned = match dispatch_round(runner, context, swept, at).await {
+        Ok(fanned) => {
+            let done = fanned.messages_done;
+            runner.start_fanned(fanned).await;
+            Ok(done)
+        }
+        Err(e) => Err(("fan-out", e)),
+    };
     let took = take_due(runner, context, owner, at).await;
     match (fanned, took) {
         (Ok(fanned), Ok(took)) => Ok(fanned > 0 || took),
@@ -90,7 +98,8 @@ pub async fn run(context: Context, mut stop: StopSignal) {
     let runner = Runner::new(context.clone(), client, &owner, concurrency, outcomes, stop.clone());
     // Postgres announces new work; with a broker, dispatch jobs do that instead (and the
     // notifications would only make the loop look for work the consumer is already doing).
-    if context.db.backend() == herald::db::Backend::Postgres && context.publisher.is_none() {
+    let broker = context.transport == Transport::Broker;
+    if context.db.backend() == herald::db::Backend::Postgres && !broker {
         let url = context.config.with(|c| c.database.url.clone());
         actix_web::rt::spawn(crate::wakeup::listen(url, wake.clone(), log.clone()));
     }
@@ -100,7 +109,7 @@ pub async fn run(context: Context, mut stop: StopSignal) {
         let path = herald::db::sqlite_path(url.split('?').next().unwrap_or_default());
         crate::wakeup::watch_sqlite(&path, wake.clone(), &log)
     });
-    let consumer = context.publisher.is_some().then(|| {
+    let consumer = broker.then(|| {
         actix_web::rt::spawn(crate::consume::consume(context.clone(), runner.clone(), wake.clone(), stop.clone()))
     });
     info!(log, "delivering from the database queue"; "worker" => &owner, "concurrency" => concurrency);
@@ -120,7 +129,7 @@ pub async fn run(context: Context, mut stop: StopSignal) {
         }
         // With a broker, new messages arrive as dispatch jobs; the sweep only takes those whose
         // job was lost (a failed publish, a broker restart), i.e. left undispatched a while.
-        let swept = if context.publisher.is_some() { at - SWEEP_AFTER } else { at };
+        let swept = if broker { at - SWEEP_AFTER } else { at };
         let busy = match round(&runner, &context, &owner, swept, at).await {
             Ok(busy) => {
                 if let Some(recovered) = backoff.succeeded() {

@@ -8,16 +8,15 @@ mod engine;
 mod record;
 mod runner;
 mod slots;
+mod startup;
 mod wakeup;
 
 use clap::Parser;
-use futures_util::FutureExt;
 use herald::cli::{ConfigArgs, ListenArgs};
-use herald::config::{Config, Process};
-use herald::http::{HttpPlan, serve_until_stopped};
+use herald::config::Process;
 use herald::logging::Output;
+use startup::Application;
 use std::process::ExitCode;
-use std::time::Duration;
 
 /// Herald's delivery worker, with health endpoints on worker.port.
 #[derive(Debug, Parser)]
@@ -33,16 +32,17 @@ struct Cli {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let booted = herald::boot::boot(Process::Worker, cli.listen.sources(Process::Worker, &cli.config), Output::Stdout);
-    // One HTTP thread is plenty for health probes; delivery gets the rest of the machine.
-    let plan = HttpPlan {
-        tls: |_| None,
-        address: |c: &Config| (c.worker.host.clone(), c.worker.port),
-        workers: 1,
-        timeouts: |c: &Config| (Duration::ZERO, c.worker.shutdown_timeout),
-        routes: |_, _| {},
-        background: Some(|context, stop| engine::run(context, stop).boxed_local()),
-    };
     // reqwest is built without a default TLS provider: use ring, as everywhere else.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    serve_until_stopped(&booted, plan)
+    let run = async { Application::build(&booted)?.run_until_stopped().await };
+    match actix_web::rt::System::new().block_on(run) {
+        Ok(()) => {
+            slog::info!(booted.log, "stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            slog::error!(booted.log, "cannot serve"; "error" => format!("{e:#}"));
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -103,10 +103,15 @@ impl Runner {
         Ok(())
     }
 
+    /// Starts what a fan-out created held by this worker.
+    pub async fn start_fanned(&self, fanned: crate::dispatch::FannedOut) {
+        self.start(fanned.held, fanned.slots, &fanned.messages, &fanned.endpoints).await;
+    }
+
     /// Starts one attempt per delivery, each in one of `slots` (reserved before the deliveries
     /// were leased); never waits. Deliveries left without a slot, and all of them once a stop has
     /// come, are handed back to the queue at once.
-    pub async fn start(&self, held: Vec<DeliveryRow>, slots: Vec<Slot>, messages: &Messages, endpoints: &Endpoints) {
+    async fn start(&self, held: Vec<DeliveryRow>, slots: Vec<Slot>, messages: &Messages, endpoints: &Endpoints) {
         let mut slots = slots.into_iter();
         let mut held = held.into_iter();
         while let Some(delivery) = held.next() {

@@ -192,6 +192,24 @@ pub struct Queue {
     pub publish_buffer: usize,
 }
 
+/// How new work reaches the workers: decided once, from `queue.url`, at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The database is the queue: workers find new messages there (woken by Postgres
+    /// notifications or SQLite's file, polling otherwise).
+    Database,
+    /// Web publishes a dispatch job per message to RabbitMQ; workers consume them, and sweep
+    /// the database for any whose job was lost.
+    Broker,
+}
+
+impl Queue {
+    /// The transport this config names.
+    pub fn transport(&self) -> Transport {
+        if self.url.is_empty() { Transport::Database } else { Transport::Broker }
+    }
+}
+
 /// `log.*`
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

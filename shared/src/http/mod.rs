@@ -12,4 +12,4 @@ pub use health::{health_routes, readiness_report};
 pub use in_flight::{InFlight, track_in_flight};
 pub use not_found::not_found;
 pub use request_log::{REQUEST_ID_HEADER, request_log};
-pub use serve::{HttpPlan, bind, run_http, serve_until_stopped};
+pub use serve::{HttpPlan, bind, serve};

@@ -1,16 +1,11 @@
-//! Running an actix server the way every Herald process does: the port opens first, the
-//! database and broker connect in the background, one log line per request, JSON errors, and a
+//! Serving HTTP the way every Herald process does: one log line per request, JSON errors, and a
 //! graceful stop on the first SIGTERM/SIGINT.
 
 use super::{InFlight, health_routes, not_found, request_log, track_in_flight};
-use crate::backoff::Backoff;
-use crate::boot::Booted;
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::context::Context;
-use crate::db::{Backend, Database, migrate};
-use crate::lifecycle::{Readiness, StopSignal, install_stop_handlers};
-use crate::queue::amqp::Publisher;
-use crate::{config, logging, queue};
+use crate::db::Database;
+use crate::lifecycle::StopSignal;
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
@@ -28,8 +23,6 @@ pub fn bind(host: &str, port: u16) -> std::io::Result<TcpListener> {
 
 /// What differs between the servers of the process types.
 pub struct HttpPlan {
-    /// Listen address and port.
-    pub address: fn(&Config) -> (String, u16),
     /// HTTP worker threads.
     pub workers: usize,
     /// Drain delay and shutdown timeout, read live at stop time.
@@ -38,81 +31,28 @@ pub struct HttpPlan {
     pub tls: fn(&Config) -> Option<(String, String)>,
     /// The process's own routes, besides the health endpoints.
     pub routes: fn(&mut web::ServiceConfig, &Config),
-    /// Work the process does besides serving HTTP (the worker's delivery loop); it gets its own
-    /// database pool and the stop signal, and the process waits for it before exiting.
-    pub background: Option<fn(Context, StopSignal) -> futures_util::future::LocalBoxFuture<'static, ()>>,
 }
 
-/// Runs the process's server on an actix system until it has stopped; the exit status to return.
-pub fn serve_until_stopped(booted: &Booted, plan: HttpPlan) -> std::process::ExitCode {
-    match actix_web::rt::System::new().block_on(run_http(booted, plan)) {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            slog::error!(booted.log, "cannot serve"; "error" => e.to_string());
-            std::process::ExitCode::FAILURE
-        }
-    }
-}
-
-/// Runs the server until a stop signal has been handled. Returns once every worker has stopped.
-pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
-    let log = booted.log.clone();
-    let cfg = booted.config.get();
-    let (host, port) = (plan.address)(&cfg);
-    let listener = bind(&host, port)?;
+/// Serves HTTP on `listener` with the process's context until `stop` fires and the server has
+/// stopped gracefully. Each HTTP worker thread gets a pool of its own (connections are tied to
+/// the runtime that opened them, and each worker runs its own runtime); together they hold at
+/// most `database.pool.max_size`.
+pub async fn serve(listener: TcpListener, base: Context, plan: HttpPlan, stop: StopSignal) -> std::io::Result<()> {
+    let log = base.log.clone();
+    let config = base.config.clone();
+    let cfg = config.get();
     let local = listener.local_addr()?;
-
-    let readiness = Arc::new(Readiness::new(!cfg.queue.url.is_empty()));
-    let stop = install_stop_handlers(log.clone(), readiness.clone())?;
-    let config = booted.config.clone();
-    config::spawn_reloader(config.clone(), booted.sources.clone(), log.clone(), logging::sync_log_crate_level)?;
-
-    // Connections are tied to the runtime that opened them, and each HTTP worker runs its own
-    // runtime, so each worker gets its own lazy pool; together they hold at most max_size.
     let workers = plan.workers.max(1);
     let per_worker = cfg.database.pool.max_size.div_ceil(workers);
-    let probe_db = Database::connect_lazy_sized(&cfg.database, 1).map_err(std::io::Error::other)?;
-    tokio::spawn(report_database(probe_db, log.clone()));
-    if !cfg.queue.url.is_empty() {
-        tokio::spawn(queue::monitor_broker(cfg.queue.url.clone(), readiness.clone(), log.clone()));
-    }
-    let path = crate::db::sqlite_path(cfg.database.url.split('?').next().unwrap_or_default());
-    if crate::db::backend_of(&cfg.database.url).ok() == Some(Backend::Sqlite) && !path.contains(":memory:") {
-        let upkeep = Database::connect_lazy_sized(&cfg.database, 1).map_err(std::io::Error::other)?;
-        tokio::spawn(crate::db::sqlite_upkeep::keep_writable(upkeep, path, readiness.clone(), log.clone()));
-    }
-
-    // One context for the process; each HTTP worker swaps in a pool of its own. (Validation
-    // guarantees web and worker at least one well-formed encryption key.)
-    let metrics = Arc::new(crate::metrics::Metrics::default());
-    let base = Context {
-        db: Database::connect_lazy(&cfg.database).map_err(std::io::Error::other)?,
-        config: config.clone(),
-        log: log.clone(),
-        readiness: readiness.clone(),
-        secrets: Arc::new(crate::crypto::SecretBox::new(&cfg.secrets.keys).map_err(std::io::Error::other)?),
-        tokens: Arc::new(crate::token::TokenCache::default()),
-        metrics: metrics.clone(),
-        publisher: (!cfg.queue.url.is_empty()).then(|| {
-            let q = &cfg.queue;
-            Arc::new(Publisher::start(&q.url, &q.name, q.quorum, q.publish_buffer, log.clone(), metrics.clone()))
-        }),
-        announcer: (cfg.queue.url.is_empty()
-            && crate::db::backend_of(&cfg.database.url).ok() == Some(Backend::Postgres))
-        .then(Arc::default),
-    };
-    if let Some(announcer) = base.announcer.clone() {
-        let (url, log) = (cfg.database.url.clone(), log.clone());
-        tokio::spawn(async move { announcer.run(url, log).await });
-    }
-    let (db_config, worker_base, routes) = (cfg.database.clone(), base.clone(), plan.routes);
+    let (db_config, routes) = (cfg.database.clone(), plan.routes);
+    // Checked once here, so the per-worker pools below cannot fail.
+    Database::connect_lazy_sized(&db_config, per_worker).map_err(std::io::Error::other)?;
     let in_flight = Arc::new(InFlight::default());
     let tracker = in_flight.clone();
     let server = HttpServer::new(move || {
         let context = Context {
-            // The same config built a pool above, so this cannot fail here.
             db: Database::connect_lazy_sized(&db_config, per_worker).expect("database config already checked"),
-            ..worker_base.clone()
+            ..base.clone()
         };
         let app_config = context.config.clone();
         context.metrics.track_pool(&context.db);
@@ -147,48 +87,14 @@ pub async fn run_http(booted: &Booted, plan: HttpPlan) -> std::io::Result<()> {
     };
     let server = server.run();
     info!(log, "listening"; "address" => local.to_string(), "url" => format!("{scheme}://{local}"), "workers" => workers);
-    // The background work (the worker's delivery loop) gets the process context and its full pool.
-    if plan.background.is_some() {
-        base.metrics.track_pool(&base.db);
-    }
-    let background = plan.background.map(|start| actix_web::rt::spawn(start(base, stop.clone())));
     let handle = server.handle();
     // The server only ends after a stop command, which `stop_gracefully` sends.
     let serving = actix_web::rt::spawn(server);
-    stop_gracefully(stop, handle, in_flight, config, plan.timeouts, log.clone()).await;
+    stop_gracefully(stop, handle, in_flight, config, plan.timeouts, log).await;
     if serving.is_finished() {
         serving.await.map_err(std::io::Error::other)??;
     }
-    if let Some(task) = background {
-        let _ = task.await;
-    }
-    info!(log, "stopped");
     Ok(())
-}
-
-/// Connects to the database in the background (start-up never waits for it), retrying with
-/// backoff, and says once whether migrations are pending.
-async fn report_database(db: Database, log: Logger) {
-    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
-    loop {
-        match migrate::status(&db).await {
-            Ok(status) => {
-                info!(log, "database reachable"; "backend" => db.backend().name(), "applied" => status.applied.len());
-                if !status.pending.is_empty() {
-                    warn!(log, "migrations pending: not ready until `herald-admin migrate up` runs";
-                        "pending" => status.pending.join(","));
-                }
-                return;
-            }
-            Err(e) => {
-                let failed = backoff.failed();
-                if failed.first {
-                    warn!(log, "database unreachable, retrying"; "error" => e.to_string());
-                }
-                tokio::time::sleep(failed.wait).await;
-            }
-        }
-    }
 }
 
 /// After a stop signal: wait the drain delay (readiness already reports 503), close the listener
