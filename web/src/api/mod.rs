@@ -3,6 +3,7 @@
 mod application;
 mod attempt;
 mod auth;
+mod delivery;
 mod endpoint;
 mod error;
 mod event_type;
@@ -34,6 +35,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
             .configure(endpoint::routes)
             .configure(message::routes)
             .configure(attempt::routes)
+            .configure(delivery::routes)
             .configure(portal::routes),
     );
 }

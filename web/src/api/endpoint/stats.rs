@@ -1,0 +1,29 @@
+//! How an endpoint's deliveries stand, counted by state.
+
+use super::visible_endpoint;
+use crate::api::auth::Caller;
+use crate::api::error::ApiError;
+use actix_web::{HttpResponse, web};
+use herald::context::Context;
+use herald::db::endpoint::delivery_counts;
+use herald::model::status::DeliveryStatus;
+use serde_json::json;
+
+pub(super) async fn stats(
+    context: web::Data<Context>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let row = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
+    let mut out = json!({ "success": 0, "fail": 0, "pending": 0, "sending": 0, "canceled": 0 });
+    for (status, count) in delivery_counts(&context.db, &row.id).await? {
+        let key = match status {
+            DeliveryStatus::Pending | DeliveryStatus::Failed => "pending",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Succeeded => "success",
+            DeliveryStatus::Exhausted => "fail",
+        };
+        out[key] = json!(out[key].as_i64().unwrap_or(0) + count);
+    }
+    Ok(HttpResponse::Ok().json(out))
+}
