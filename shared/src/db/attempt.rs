@@ -66,7 +66,7 @@ pub async fn list_attempts(
 ) -> Result<Page<AttemptRow>, DbError> {
     let (message_id, endpoint_id, status) = (filter.message_id.clone(), filter.endpoint_id.clone(), filter.status);
     let (class, before, after) = (filter.status_code_class, filter.before, filter.after);
-    let (channel, types) = (filter.messages.channel_pattern(), filter.messages.event_types.clone());
+    let messages = &filter.messages;
     let rows: Vec<AttemptRow> = crate::with_conn_retrying!(db, c => {
         let mut q = attempt::table.filter(attempt::app_id.eq(app_id)).into_boxed();
         if let Some(m) = &message_id {
@@ -89,15 +89,9 @@ pub async fn list_attempts(
         if let Some(t) = after {
             q = q.filter(attempt::created_at.gt(t));
         }
-        if channel.is_some() || !types.is_empty() {
-            let mut matching = message::table.select(message::id).filter(message::app_id.eq(app_id)).into_boxed();
-            if let Some(pattern) = &channel {
-                matching = matching.filter(message::channels.like(pattern.clone()).escape('!'));
-            }
-            if !types.is_empty() {
-                matching = matching.filter(message::event_type.eq_any(types.clone()));
-            }
-            q = q.filter(attempt::message_id.eq_any(matching));
+        if messages.narrows() {
+            let all = message::table.select(message::id).filter(message::app_id.eq(app_id)).into_boxed();
+            q = q.filter(attempt::message_id.eq_any(super::message::matching_messages!(all, messages)));
         }
         crate::seek!(q, attempt::id, page).load(c).await
     })?;

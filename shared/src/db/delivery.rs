@@ -141,29 +141,14 @@ pub async fn deliveries_of_endpoint(
     page: &PageRequest,
 ) -> Result<Page<DeliveryRow>, DbError> {
     let statuses = statuses.to_vec();
-    let channel = messages.channel_pattern();
-    let (types, before, after) = (messages.event_types.clone(), messages.before, messages.after);
-    let narrowed = channel.is_some() || !types.is_empty() || before.is_some() || after.is_some();
     let rows: Vec<DeliveryRow> = crate::with_conn_retrying!(db, c => {
         let mut q = delivery::table.filter(delivery::endpoint_id.eq(endpoint_id)).into_boxed();
         if !statuses.is_empty() {
             q = q.filter(delivery::status.eq_any(statuses.clone()));
         }
-        if narrowed {
-            let mut matching = message::table.select(message::id).into_boxed();
-            if let Some(pattern) = &channel {
-                matching = matching.filter(message::channels.like(pattern.clone()).escape('!'));
-            }
-            if !types.is_empty() {
-                matching = matching.filter(message::event_type.eq_any(types.clone()));
-            }
-            if let Some(t) = before {
-                matching = matching.filter(message::created_at.lt(t));
-            }
-            if let Some(t) = after {
-                matching = matching.filter(message::created_at.gt(t));
-            }
-            q = q.filter(delivery::message_id.eq_any(matching));
+        if messages.narrows() {
+            let all = message::table.select(message::id).into_boxed();
+            q = q.filter(delivery::message_id.eq_any(super::message::matching_messages!(all, messages)));
         }
         crate::seek!(q, delivery::message_id, page).load(c).await
     })?;

@@ -95,6 +95,11 @@ pub struct MessageFilter {
 }
 
 impl MessageFilter {
+    /// Whether it leaves out any message at all.
+    pub fn narrows(&self) -> bool {
+        self.channel.is_some() || !self.event_types.is_empty() || self.before.is_some() || self.after.is_some()
+    }
+
     /// The `LIKE` pattern that finds the channel in the stored JSON list, if one is asked for.
     pub fn channel_pattern(&self) -> Option<String> {
         // `_` is common in channel names and a LIKE wildcard: escape it (and `%`) with `!`, which
@@ -103,6 +108,31 @@ impl MessageFilter {
         self.channel.as_ref().map(|c| format!("%\"{}\"%", escaped(c)))
     }
 }
+
+/// Narrows a boxed query on the message table (`$query`) to the messages `$filter`
+/// (a `&MessageFilter`) matches: the one place a message filter becomes SQL, for the message
+/// list itself and for the subqueries of the attempt and delivery lists. Expanded per backend.
+macro_rules! matching_messages {
+    ($query:expr, $filter:expr) => {{
+        use $crate::db::schema::message;
+        let filter: &$crate::db::message::MessageFilter = $filter;
+        let mut query = $query;
+        if let Some(pattern) = filter.channel_pattern() {
+            query = query.filter(message::channels.like(pattern).escape('!'));
+        }
+        if !filter.event_types.is_empty() {
+            query = query.filter(message::event_type.eq_any(filter.event_types.clone()));
+        }
+        if let Some(t) = filter.before {
+            query = query.filter(message::created_at.lt(t));
+        }
+        if let Some(t) = filter.after {
+            query = query.filter(message::created_at.gt(t));
+        }
+        query
+    }};
+}
+pub(crate) use matching_messages;
 
 /// A page of the application's messages, newest first unless asked otherwise.
 pub async fn list_messages(
@@ -115,13 +145,6 @@ pub async fn list_messages(
     use diesel::sql_types::{Nullable, Text};
     // Without the payload, the column is not read at all: NULL stands in for it.
     let payload = diesel::dsl::sql::<Nullable<Text>>(if with_payload { "payload" } else { "NULL" });
-    // Bounds that are absent become ones that match everything, so one query shape serves all.
-    // The sentinels stay inside every backend's range (MySQL DATETIME spans years 1000 to 9999).
-    let before = filter.before.unwrap_or_else(|| far(9999, 12, 31));
-    let after = filter.after.unwrap_or_else(|| far(1000, 1, 1));
-    let channel = filter.channel_pattern();
-    let types = filter.event_types.clone();
-    let any_type = types.is_empty();
     let rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => {
         let mut q = message::table
             .select((
@@ -138,20 +161,11 @@ pub async fn list_messages(
                 message::dispatched_at,
             ))
             .filter(message::app_id.eq(app_id))
-            .filter(message::created_at.lt(before))
-            .filter(message::created_at.gt(after))
-            .filter(message::event_type.eq_any(types.clone()).or(any_type.into_sql::<diesel::sql_types::Bool>()))
             .into_boxed();
-        if let Some(pattern) = &channel {
-            q = q.filter(message::channels.like(pattern.clone()).escape('!'));
-        }
+        q = matching_messages!(q, filter);
         crate::seek!(q, message::id, page).load(c).await
     })?;
     Ok(Page::from_rows(rows, page, |r| r.id.clone()))
-}
-
-fn far(year: i32, month: u32, day: u32) -> NaiveDateTime {
-    chrono::NaiveDate::from_ymd_opt(year, month, day).and_then(|d| d.and_hms_opt(0, 0, 0)).unwrap_or_default()
 }
 
 /// Removes a message's payload (the record and its attempts stay).

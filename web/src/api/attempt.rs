@@ -5,7 +5,7 @@ use super::auth::Caller;
 use super::endpoint::visible_endpoint;
 use super::error::ApiError;
 use super::extract::Checks;
-use super::message::{event_types, query_time, visible_message};
+use super::message::{message_filter, visible_message};
 use super::page::{ListOut, ListQuery, timestamp};
 use actix_web::{HttpRequest, HttpResponse, web};
 use herald::context::Context;
@@ -56,12 +56,7 @@ pub(super) struct Filters {
 
 impl Filters {
     pub(super) fn messages(&self, req: &HttpRequest) -> Result<MessageFilter, ApiError> {
-        Ok(MessageFilter {
-            channel: self.channel.clone(),
-            event_types: event_types(req),
-            before: query_time(&self.before, "before")?,
-            after: query_time(&self.after, "after")?,
-        })
+        message_filter(req, &self.channel, &self.before, &self.after)
     }
 
     fn attempts(&self, req: &HttpRequest) -> Result<AttemptFilter, ApiError> {

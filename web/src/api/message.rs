@@ -177,7 +177,7 @@ fn announce(context: &Context, message_id: &str) {
 }
 
 /// `?event_types=a&event_types=b` (the query reader takes no repeated keys, so read them here).
-pub fn event_types(req: &HttpRequest) -> Vec<String> {
+fn event_types(req: &HttpRequest) -> Vec<String> {
     url::form_urlencoded::parse(req.query_string().as_bytes())
         .filter(|(k, _)| k == "event_types" || k == "event_types[]")
         .map(|(_, v)| v.into_owned())
@@ -200,18 +200,7 @@ async fn list(
     page: web::Query<ListQuery>,
     filters: web::Query<ListFilters>,
 ) -> Result<HttpResponse, ApiError> {
-    let time = |text: &Option<String>, name: &str| match text {
-        None => Ok(None),
-        Some(text) => {
-            parse_time(text).map(Some).ok_or_else(|| ApiError::field(&["query", name], "must be an RFC 3339 date-time"))
-        }
-    };
-    let filter = MessageFilter {
-        channel: filters.channel.clone(),
-        event_types: event_types(&req),
-        before: time(&filters.before, "before")?,
-        after: time(&filters.after, "after")?,
-    };
+    let filter = message_filter(&req, &filters.channel, &filters.before, &filters.after)?;
     let app = visible_app(&context, &caller, &path).await?;
     let with_content = filters.with_content.unwrap_or(true);
     // Without content no payload is loaded, so nothing bounds the page but its limit.
@@ -247,8 +236,24 @@ async fn expunge(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// The message filter Svix's listings share, read from the query: a channel, event types
+/// (repeatable), and RFC 3339 bounds on when the message was created.
+pub fn message_filter(
+    req: &HttpRequest,
+    channel: &Option<String>,
+    before: &Option<String>,
+    after: &Option<String>,
+) -> Result<MessageFilter, ApiError> {
+    Ok(MessageFilter {
+        channel: channel.clone(),
+        event_types: event_types(req),
+        before: query_time(before, "before")?,
+        after: query_time(after, "after")?,
+    })
+}
+
 /// An optional RFC 3339 query parameter; a malformed one is a 422 naming it.
-pub fn query_time(text: &Option<String>, name: &str) -> Result<Option<NaiveDateTime>, ApiError> {
+fn query_time(text: &Option<String>, name: &str) -> Result<Option<NaiveDateTime>, ApiError> {
     match text {
         None => Ok(None),
         Some(text) => {
