@@ -95,3 +95,60 @@ impl<T> Page<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(n: std::ops::Range<u32>) -> Vec<String> {
+        n.map(|i| format!("k{i:02}")).collect()
+    }
+
+    #[test]
+    fn an_iterator_with_a_dash_pages_backwards() {
+        let request = PageRequest::new(3, Some("-k05"), Order::Descending);
+        assert_eq!((request.after.as_deref(), request.backwards), (Some("k05"), true));
+        assert!(request.scan_ascending(), "descending paged back scans upwards");
+        let request = PageRequest::new(3, Some(""), Order::Ascending);
+        assert_eq!((request.after, request.backwards), (None, false), "an empty iterator is the first page");
+    }
+
+    #[test]
+    fn a_full_fetch_leaves_more_to_come() {
+        let request = PageRequest::new(3, None, Order::Ascending);
+        assert_eq!(request.fetch(), 4, "one more than the limit");
+        let page = Page::from_rows(keys(0..4), &request, Clone::clone);
+        assert_eq!(page.data, keys(0..3));
+        assert!(!page.done);
+        assert_eq!(page.iterator.as_deref(), Some("k02"));
+        assert_eq!(page.prev_iterator.as_deref(), Some("-k00"));
+    }
+
+    #[test]
+    fn a_short_fetch_is_the_last_page() {
+        let request = PageRequest::new(3, Some("k02"), Order::Ascending);
+        let page = Page::from_rows(keys(3..5), &request, Clone::clone);
+        assert!(page.done);
+        assert_eq!(page.iterator.as_deref(), Some("k04"));
+    }
+
+    #[test]
+    fn an_empty_page_keeps_the_iterator_it_was_given() {
+        let request = PageRequest::new(3, Some("k09"), Order::Ascending);
+        let page = Page::from_rows(Vec::<String>::new(), &request, Clone::clone);
+        assert!(page.done);
+        assert_eq!(page.iterator.as_deref(), Some("k09"), "polling again from the end finds new rows");
+        assert_eq!(page.prev_iterator, None);
+    }
+
+    #[test]
+    fn a_backward_page_comes_back_in_the_listing_order_and_is_never_done() {
+        // Scanning upwards from k05 in a descending list fetched k06, k07, k08, k09.
+        let request = PageRequest::new(3, Some("-k05"), Order::Descending);
+        let page = Page::from_rows(keys(6..10), &request, Clone::clone);
+        assert_eq!(page.data, vec!["k08", "k07", "k06"]);
+        assert!(!page.done, "the rows after it are still there");
+        assert_eq!(page.prev_iterator.as_deref(), Some("-k08"));
+        assert_eq!(page.iterator.as_deref(), Some("k06"));
+    }
+}

@@ -59,12 +59,7 @@ async fn endpoints_of_message(
 /// The list response for a page of deliveries, each shown as `show` has it with its delivery
 /// state added.
 fn list_of(page: Page<DeliveryRow>, show: impl Fn(&DeliveryRow) -> Option<Value>) -> ListOut<Value> {
-    ListOut {
-        data: page.data.iter().filter_map(|d| show(d).map(|v| with_delivery(v, d))).collect(),
-        done: page.done,
-        iterator: page.iterator,
-        prev_iterator: page.prev_iterator,
-    }
+    ListOut::from_page_filtered(page, |d| show(&d).map(|v| with_delivery(v, &d)))
 }
 
 async fn messages_of_endpoint(

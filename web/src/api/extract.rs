@@ -150,3 +150,34 @@ pub async fn reject_oversized(
     let error = ApiError::PayloadTooLarge(format!("The request body is larger than {limit} bytes"));
     Ok(req.into_response(error.error_response()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_svix_identifiers_within_their_length() {
+        assert!(valid_name("user.signup-v2_x", 256));
+        assert!(!valid_name("", 256));
+        assert!(!valid_name("has space", 256));
+        assert!(!valid_name("ünïcode", 256));
+        assert!(!valid_name(&"a".repeat(257), 256));
+    }
+
+    #[test]
+    fn checks_collect_every_problem_into_one_answer() {
+        let result = Checks::default()
+            .name_field(Some("bad name"), &["body", "uid"])
+            .text(Some("nul\0"), &["body", "description"])
+            .check(true, &["body", "fine"], "never shown")
+            .finish();
+        let Err(ApiError::Validation(errors)) = result else { panic!("expected a 422") };
+        let fields: Vec<Vec<String>> = errors.into_iter().map(|e| e.loc).collect();
+        assert_eq!(fields, vec![vec!["body", "uid"], vec!["body", "description"]]);
+    }
+
+    #[test]
+    fn no_problem_is_ok() {
+        assert!(Checks::default().name_field(None, &["body", "uid"]).text(Some("fine"), &["x"]).finish().is_ok());
+    }
+}

@@ -78,6 +78,17 @@ impl<T> ListOut<T> {
             prev_iterator: page.prev_iterator,
         }
     }
+
+    /// Like [`ListOut::from_page`], leaving out the rows `map` has nothing to show for (a row
+    /// whose related row was deleted meanwhile); the iterators still follow the page's keys.
+    pub fn from_page_filtered<R>(page: Page<R>, map: impl FnMut(R) -> Option<T>) -> Self {
+        ListOut {
+            data: page.data.into_iter().filter_map(map).collect(),
+            done: page.done,
+            iterator: page.iterator,
+            prev_iterator: page.prev_iterator,
+        }
+    }
 }
 
 /// Formats a stored UTC time the way Svix does (RFC 3339, `Z`).

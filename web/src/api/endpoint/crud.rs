@@ -311,3 +311,22 @@ pub(super) async fn delete(
     delete_endpoint(&context.db, &row.app_id, &row.id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_stored_in_the_url_standards_form() {
+        assert_eq!(normalized_url("HTTPS://Example.COM:443/a b").as_deref(), None, "a space is refused");
+        assert_eq!(normalized_url("HTTPS://Example.COM:443/hook").as_deref(), Some("https://example.com/hook"));
+        assert_eq!(normalized_url("http://h/").as_deref(), Some("http://h/"));
+    }
+
+    #[test]
+    fn only_absolute_http_urls_with_a_host_are_endpoints() {
+        for bad in ["ftp://h/", "/relative", "http://", "mailto:a@b", "http://h/\n", " http://h/"] {
+            assert_eq!(normalized_url(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -114,3 +114,38 @@ pub(super) async fn patch_headers(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(name: &str, value: &str) -> bool {
+        let (name, value) = (name.to_owned(), value.to_owned());
+        check_headers([(&name, Some(&value))].into_iter()).is_err()
+    }
+
+    #[test]
+    fn ordinary_custom_headers_pass() {
+        assert!(!refused("X-Tenant", "acme 42"));
+    }
+
+    #[test]
+    fn what_herald_or_http_owns_is_refused() {
+        for name in ["Host", "content-length", "Transfer-Encoding", "webhook-signature", "svix-id"] {
+            assert!(refused(name, "x"), "{name}");
+        }
+    }
+
+    #[test]
+    fn malformed_names_and_values_are_refused() {
+        assert!(refused("bad name", "x"));
+        assert!(refused("", "x"));
+        assert!(refused("X-Split", "a\r\nInjected: yes"));
+    }
+
+    #[test]
+    fn a_removal_needs_only_a_valid_name() {
+        let name = "X-Old".to_owned();
+        assert!(check_headers([(&name, None)].into_iter()).is_ok());
+    }
+}
