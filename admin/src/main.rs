@@ -1,10 +1,15 @@
-//! `herald-admin`: one-off tasks run beside the formation — migrations and config checks. It
-//! reads the same config as web and worker. Logs go to stderr; stdout carries command output.
+//! `herald-admin`: one-off tasks run beside the formation — migrations, config checks and API
+//! tokens. It reads the same config as web and worker. Logs go to stderr; stdout carries command
+//! output.
 
 mod commands;
 
 use clap::{Parser, Subcommand};
+use commands::Unsuccessful;
+use herald::boot::boot;
 use herald::cli::ConfigArgs;
+use herald::config::Process;
+use herald::logging::Output;
 use std::process::ExitCode;
 
 /// Herald's one-off tasks: migrations, configuration and API tokens.
@@ -33,9 +38,48 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One runtime for every subcommand, multi-threaded because migrations need it: diesel's
+    // migration harness is synchronous and drives the async connection by blocking in place,
+    // which a current-thread runtime cannot do.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("herald-admin: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match cli.command {
-        Command::Migrate(cmd) => commands::migrate::run(cmd, &cli.config),
-        Command::Config(cmd) => commands::config::run(cmd, &cli.config),
-        Command::Token(cmd) => commands::token::run(cmd, &cli.config),
+        // `config` reads and explains the configuration itself (it must work when the config
+        // does not): it neither boots nor logs, and an invalid config exits 78 from inside it.
+        Command::Config(cmd) => finish(runtime.block_on(commands::config::run(cmd, &cli.config)), None),
+        command => {
+            let booted = boot(Process::Admin, cli.config.sources(Process::Admin, vec![]), Output::Stderr);
+            let outcome = runtime.block_on(async {
+                match command {
+                    Command::Migrate(cmd) => commands::migrate::run(cmd, &booted).await,
+                    Command::Token(cmd) => commands::token::run(cmd, &booted).await,
+                    Command::Config(_) => unreachable!("handled above"),
+                }
+            });
+            finish(outcome, Some(&booted.log))
+        }
     }
+}
+
+/// The exit status for a command's outcome; an error is logged (to stderr) with its chain.
+fn finish(outcome: anyhow::Result<()>, log: Option<&slog::Logger>) -> ExitCode {
+    let e = match outcome {
+        Ok(()) => return ExitCode::SUCCESS,
+        Err(e) if e.is::<Unsuccessful>() => return ExitCode::FAILURE,
+        Err(e) => e,
+    };
+    match log {
+        Some(log) => {
+            // The outermost context says what failed; the rest of the chain says why.
+            let why: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
+            slog::error!(log, "{}", e; "error" => why.join(": "));
+        }
+        None => eprintln!("herald-admin: {e:#}"),
+    }
+    ExitCode::FAILURE
 }

@@ -53,10 +53,15 @@ impl ListenArgs {
     }
 }
 
-fn parse_key_value(text: &str) -> Result<(String, String), String> {
+/// A `--set` value that is not `KEY=VALUE`.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("expected KEY=VALUE, got {0:?}")]
+pub struct NotKeyValue(String);
+
+fn parse_key_value(text: &str) -> Result<(String, String), NotKeyValue> {
     match text.split_once('=') {
         Some((key, value)) if !key.trim().is_empty() => Ok((key.trim().to_owned(), value.to_owned())),
-        _ => Err(format!("expected KEY=VALUE, got {text:?}")),
+        _ => Err(NotKeyValue(text.to_owned())),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod context;
 pub mod crypto;
 pub mod db;
+pub mod error;
 pub mod http;
 pub mod lifecycle;
 pub mod logging;

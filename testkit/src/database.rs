@@ -99,6 +99,28 @@ impl TestDb {
         };
         <[Count]>::first(&rows).map_or(0, |r| r.n)
     }
+
+    /// Runs one SQL statement straight on the database (to set up what the API cannot, such as
+    /// a corrupt row); returns the rows it changed.
+    pub async fn execute(&self, sql: &str) -> usize {
+        let query = diesel::sql_query(sql);
+        match self.backend {
+            Backend::Postgres => {
+                let mut c = AsyncPgConnection::establish(&self.url).await.expect("connect");
+                query.execute(&mut c).await.expect("execute")
+            }
+            Backend::Mysql => {
+                let mut c = AsyncMysqlConnection::establish(&self.url).await.expect("connect");
+                query.execute(&mut c).await.expect("execute")
+            }
+            Backend::Sqlite => {
+                use diesel::Connection;
+                let path = self.file.as_ref().expect("sqlite file");
+                let mut c = diesel::SqliteConnection::establish(&path.display().to_string()).expect("open");
+                diesel::RunQueryDsl::execute(query, &mut c).expect("execute")
+            }
+        }
+    }
 }
 
 impl TestDb {

@@ -2,7 +2,7 @@
 //! custom headers, stats, validation, and isolation between applications and orgs.
 
 use serde_json::json;
-use testkit::{Herald, backends};
+use testkit::{Backend, Herald, backends};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn endpoints_on_every_backend() {
@@ -211,4 +211,33 @@ async fn concurrent_changes_to_an_endpoint_never_lose_one_another() {
         let (_, secret) = api.get("/app/a/endpoint/ep/secret").await;
         assert!(rotated.iter().any(|k| secret["key"] == *k), "{name}: the secret is one a rotation handed out");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_corrupt_stored_value_is_a_logged_500_never_a_silent_default() {
+    let Some(herald) = Herald::start(Backend::Sqlite).await else { return };
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    let (_, endpoint) = api.post("/app/a/endpoint", &json!({"url": "https://example.com/hook", "uid": "e"})).await;
+    let (status, _) = api.put("/app/a/endpoint/e/headers", &json!({"headers": {"X-Tenant": "acme"}})).await;
+    assert_eq!(status, 204);
+    let id = endpoint["id"].as_str().expect("id");
+    assert_eq!(
+        herald.db.execute(&format!("UPDATE endpoint SET headers = '{{\"X-Tenant\":' WHERE id = '{id}'")).await,
+        1
+    );
+
+    // Not `{}` (which a PATCH would then have written back, losing the headers for good).
+    let (status, body) = api.get("/app/a/endpoint/e/headers").await;
+    assert_eq!((status, body["code"].as_str()), (500, Some("internal_error")), "{body}");
+    let logged = herald
+        .web
+        .wait_for_record(0, std::time::Duration::from_secs(5), |r| r["msg"] == "internal error")
+        .await
+        .expect("the 500 is logged");
+    assert!(logged["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{logged}");
+    let error = logged["error"].as_str().unwrap_or_default();
+    assert!(error.contains("stored JSON is not a valid"), "names what it should have been: {error}");
+    let internal = herald.problems().into_iter().filter(|l| l.contains("internal error")).count();
+    assert_eq!(internal, 1, "logged once");
 }

@@ -3,6 +3,7 @@
 //! was checked (no DNS-rebinding gap). Names are resolved by hickory, in Rust, from
 //! /etc/resolv.conf and /etc/hosts: no glibc NSS modules, so a static binary resolves the same.
 
+use anyhow::Context as _;
 use herald::config::ConfigHandle;
 use herald::ssrf;
 use hickory_resolver::TokioResolver;
@@ -53,7 +54,7 @@ impl Resolve for PolicyResolver {
 
 /// The system's resolver configuration, or, where there is none (an empty container, a chroot),
 /// one with no name servers: names in /etc/hosts still resolve, IP addresses need no resolving.
-fn dns(log: &Logger) -> Result<TokioResolver, String> {
+fn dns(log: &Logger) -> anyhow::Result<TokioResolver> {
     let built = match TokioResolver::builder_tokio() {
         Ok(builder) => builder.build(),
         Err(e) => {
@@ -62,13 +63,13 @@ fn dns(log: &Logger) -> Result<TokioResolver, String> {
             TokioResolver::builder_with_config(ResolverConfig::from_parts(None, vec![], vec![]), provider).build()
         }
     };
-    built.map_err(|e| e.to_string())
+    built.context("building the DNS resolver")
 }
 
 /// TLS for HTTPS deliveries: the system's certificate authorities (`SSL_CERT_FILE`,
 /// /etc/ssl/certs, …) when it has any, else the Mozilla roots built in, so an image or chroot
 /// without a CA bundle still verifies receivers.
-fn tls(log: &Logger) -> Result<rustls::ClientConfig, String> {
+fn tls(log: &Logger) -> anyhow::Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     let (added, _) = roots.add_parsable_certificates(native.certs);
@@ -79,13 +80,13 @@ fn tls(log: &Logger) -> Result<rustls::ClientConfig, String> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .context("setting up TLS")?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }
 
 /// The delivery client.
-pub fn build(config: &ConfigHandle, log: &Logger) -> Result<reqwest::Client, String> {
+pub fn build(config: &ConfigHandle, log: &Logger) -> anyhow::Result<reqwest::Client> {
     let dns = Arc::new(dns(log)?);
     reqwest::Client::builder()
         .tls_backend_preconfigured(tls(log)?)
@@ -97,7 +98,7 @@ pub fn build(config: &ConfigHandle, log: &Logger) -> Result<reqwest::Client, Str
         .dns_resolver(Arc::new(PolicyResolver { config: config.clone(), dns, log: log.clone() }))
         .pool_idle_timeout(std::time::Duration::from_secs(30))
         .build()
-        .map_err(|e| e.to_string())
+        .context("building the HTTP client")
 }
 
 /// Whether a URL whose host is an IP address literal is refused (the resolver never sees those);

@@ -82,11 +82,11 @@ pub async fn run(context: Context, mut stop: StopSignal) {
     // SSL_CERT_DIR is set): file work, kept off this thread, which also starts the health server.
     let (config, client_log) = (context.config.clone(), log.clone());
     let built = tokio::task::spawn_blocking(move || crate::client::build(&config, &client_log)).await;
-    let client = match built.map_err(|e| e.to_string()).and_then(|r| r) {
+    let client = match built.map_err(anyhow::Error::from).and_then(|r| r) {
         Ok(client) => client,
         Err(e) => {
             // Nothing can be delivered: stop, rather than look healthy and do nothing.
-            error!(log, "cannot build the delivery client; exiting"; "error" => e.to_string());
+            error!(log, "cannot build the delivery client; exiting"; "error" => format!("{e:#}"));
             std::process::exit(1);
         }
     };

@@ -4,7 +4,6 @@ use clap::{Subcommand, ValueEnum};
 use herald::boot::load_or_exit;
 use herald::cli::ConfigArgs;
 use herald::config::{LeafType, Process, SCHEMA_TEXT, get_path, redacted, schema};
-use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
@@ -34,7 +33,7 @@ pub enum EnvFormat {
     Markdown,
 }
 
-pub fn run(cmd: ConfigCommand, args: &ConfigArgs) -> ExitCode {
+pub async fn run(cmd: ConfigCommand, args: &ConfigArgs) -> anyhow::Result<()> {
     match cmd {
         ConfigCommand::Schema => print!("{SCHEMA_TEXT}"),
         ConfigCommand::Env { format } => print!("{}", env_table(format)),
@@ -55,7 +54,7 @@ pub fn run(cmd: ConfigCommand, args: &ConfigArgs) -> ExitCode {
             }
         }
     }
-    ExitCode::SUCCESS
+    Ok(())
 }
 
 fn env_table(format: EnvFormat) -> String {

@@ -1,13 +1,11 @@
 //! `herald-admin migrate up | down [--steps N] [--lock-timeout S] | status [--wait [--timeout S]]`
 
+use super::Unsuccessful;
+use anyhow::Context as _;
 use clap::Subcommand;
-use herald::boot::{Booted, boot};
-use herald::cli::ConfigArgs;
-use herald::config::Process;
+use herald::boot::Booted;
 use herald::db::{Database, migrate};
-use herald::logging::Output;
 use slog::{error, info, warn};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 /// How long `up` and `down` wait for another migration's lock by default: ten minutes.
@@ -44,63 +42,36 @@ pub enum Migrate {
     },
 }
 
-pub fn run(cmd: Migrate, args: &ConfigArgs) -> ExitCode {
-    let booted = boot(Process::Admin, args.sources(Process::Admin, vec![]), Output::Stderr);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            error!(booted.log, "cannot start the async runtime"; "error" => e.to_string());
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(execute(cmd, &booted))
-}
-
-async fn execute(cmd: Migrate, booted: &Booted) -> ExitCode {
+pub async fn run(cmd: Migrate, booted: &Booted) -> anyhow::Result<()> {
     let log = &booted.log;
     let config = booted.config.get();
-    let db = match Database::connect_lazy_sized(&config.database, 1) {
-        Ok(db) => db,
-        Err(e) => {
-            error!(log, "cannot use the database"; "error" => e.to_string());
-            return ExitCode::FAILURE;
-        }
-    };
+    let db = Database::connect_lazy_sized(&config.database, 1).context("cannot use the database")?;
     let url = &config.database.url;
     match cmd {
         Migrate::Up { lock_timeout } => {
-            report(log, "applied", migrate::up(&db, url, Duration::from_secs(lock_timeout)).await)
+            let applied = migrate::up(&db, url, Duration::from_secs(lock_timeout)).await;
+            report(log, "applied", applied.context("migration failed")?);
         }
         Migrate::Down { steps, lock_timeout } => {
             let reverted = migrate::down(&db, url, steps as usize, Duration::from_secs(lock_timeout)).await;
-            report(log, "reverted", reverted)
+            report(log, "reverted", reverted.context("migration failed")?);
         }
-        Migrate::Status { wait, timeout } => status(&db, booted, wait, timeout.map(Duration::from_secs)).await,
+        Migrate::Status { wait, timeout } => status(&db, log, wait, timeout.map(Duration::from_secs)).await?,
     }
+    Ok(())
 }
 
-fn report(log: &slog::Logger, verb: &str, result: Result<Vec<String>, herald::db::DbError>) -> ExitCode {
-    match result {
-        Ok(versions) => {
-            for version in &versions {
-                println!("{verb} {version}");
-            }
-            info!(log, "migrations done"; "action" => verb, "count" => versions.len());
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            error!(log, "migration failed"; "error" => e.to_string());
-            ExitCode::FAILURE
-        }
+fn report(log: &slog::Logger, verb: &str, versions: Vec<String>) {
+    for version in &versions {
+        println!("{verb} {version}");
     }
+    info!(log, "migrations done"; "action" => verb, "count" => versions.len());
 }
 
-async fn status(db: &Database, booted: &Booted, wait: bool, timeout: Option<Duration>) -> ExitCode {
-    let log = &booted.log;
+async fn status(db: &Database, log: &slog::Logger, wait: bool, timeout: Option<Duration>) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
-        let outcome = migrate::status(db).await;
-        match &outcome {
+        match migrate::status(db).await {
             Ok(s) if s.pending.is_empty() || !wait => {
                 for v in &s.applied {
                     println!("applied {v}");
@@ -108,18 +79,15 @@ async fn status(db: &Database, booted: &Booted, wait: bool, timeout: Option<Dura
                 for v in &s.pending {
                     println!("pending {v}");
                 }
-                return if s.pending.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE };
+                return if s.pending.is_empty() { Ok(()) } else { Err(Unsuccessful("migrations pending").into()) };
             }
             Ok(s) => info!(log, "waiting for migrations"; "pending" => s.pending.len()),
-            Err(e) if !wait => {
-                error!(log, "cannot read migration status"; "error" => e.to_string());
-                return ExitCode::FAILURE;
-            }
+            Err(e) if !wait => return Err(e).context("cannot read migration status"),
             Err(e) => warn!(log, "database unreachable, still waiting"; "error" => e.to_string()),
         }
         if timeout.is_some_and(|t| started.elapsed() >= t) {
             error!(log, "gave up waiting for migrations"; "waited_s" => started.elapsed().as_secs());
-            return ExitCode::FAILURE;
+            return Err(Unsuccessful("gave up waiting").into());
         }
         tokio::time::sleep(WAIT_POLL).await;
     }

@@ -1,17 +1,15 @@
 //! `herald-admin token create | list | revoke`: API tokens. A new token is printed once, alone on
 //! stdout, so scripts can capture it; only its hash is stored.
 
+use super::Unsuccessful;
+use anyhow::Context as _;
 use chrono::Duration as ChronoDuration;
 use clap::Subcommand;
-use herald::boot::boot;
-use herald::cli::ConfigArgs;
-use herald::config::Process;
+use herald::boot::Booted;
 use herald::db::Database;
 use herald::db::token::{TokenRow, insert_token, list_tokens, revoke_token};
-use herald::logging::Output;
 use herald::token;
 use slog::{error, info};
-use std::process::ExitCode;
 
 #[derive(Debug, Subcommand)]
 pub enum Token {
@@ -40,42 +38,29 @@ pub enum Token {
     },
 }
 
-fn parse_org(text: &str) -> Result<String, String> {
+/// An organisation name `--org` cannot take.
+#[derive(Debug, thiserror::Error)]
+#[error("use 1 to 64 letters, digits, '-', '_' or '.'")]
+struct BadOrg;
+
+fn parse_org(text: &str) -> Result<String, BadOrg> {
     let ok = !text.is_empty()
         && text.len() <= 64
         && text.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok { Ok(text.to_owned()) } else { Err("use 1 to 64 letters, digits, '-', '_' or '.'".into()) }
+    if ok { Ok(text.to_owned()) } else { Err(BadOrg) }
 }
 
-pub fn run(cmd: Token, args: &ConfigArgs) -> ExitCode {
-    let booted = boot(Process::Admin, args.sources(Process::Admin, vec![]), Output::Stderr);
-    let log = booted.log.clone();
+pub async fn run(cmd: Token, booted: &Booted) -> anyhow::Result<()> {
     let config = booted.config.get();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            error!(log, "cannot start the async runtime"; "error" => e.to_string());
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = runtime.block_on(async {
-        let db = Database::connect_lazy_sized(&config.database, 1)?;
-        execute(cmd, &db, &log).await
-    });
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            error!(log, "token command failed"; "error" => e.to_string());
-            ExitCode::FAILURE
-        }
-    }
+    let db = Database::connect_lazy_sized(&config.database, 1).context("token command failed")?;
+    execute(cmd, &db, &booted.log).await
 }
 
-async fn execute(cmd: Token, db: &Database, log: &slog::Logger) -> Result<ExitCode, herald::db::DbError> {
+async fn execute(cmd: Token, db: &Database, log: &slog::Logger) -> anyhow::Result<()> {
     let now = herald::clock::now();
     match cmd {
         Token::Create { org, name, expires_in } => {
-            let new = token::generate().map_err(|e| herald::db::DbError::Pool(e.to_string()))?;
+            let new = token::generate().context("token command failed")?;
             let expires_at = expires_in.and_then(|d| ChronoDuration::from_std(d).ok()).map(|d| now + d);
             let row = TokenRow {
                 id: new.id.clone(),
@@ -87,7 +72,7 @@ async fn execute(cmd: Token, db: &Database, log: &slog::Logger) -> Result<ExitCo
                 expires_at,
                 revoked_at: None,
             };
-            insert_token(db, &row).await?;
+            insert_token(db, &row).await.context("token command failed")?;
             info!(log, "token created"; "id" => &row.id, "org" => &org);
             println!("{}", new.token);
         }
@@ -96,7 +81,7 @@ async fn execute(cmd: Token, db: &Database, log: &slog::Logger) -> Result<ExitCo
                 "{:<30}  {:<20}  {:<20}  {:<20}  {:<20}  {:<8}",
                 "ID", "ORG", "NAME", "CREATED", "EXPIRES", "STATE"
             );
-            for row in list_tokens(db, org.as_deref()).await? {
+            for row in list_tokens(db, org.as_deref()).await.context("token command failed")? {
                 let state = match (row.revoked_at, row.expires_at) {
                     (Some(_), _) => "revoked",
                     (None, Some(at)) if at <= now => "expired",
@@ -114,13 +99,13 @@ async fn execute(cmd: Token, db: &Database, log: &slog::Logger) -> Result<ExitCo
             }
         }
         Token::Revoke { id } => {
-            if !revoke_token(db, &id, now).await? {
+            if !revoke_token(db, &id, now).await.context("token command failed")? {
                 error!(log, "no such token"; "id" => &id);
-                return Ok(ExitCode::FAILURE);
+                return Err(Unsuccessful("no such token").into());
             }
             info!(log, "token revoked"; "id" => &id);
             println!("revoked {id}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

@@ -50,18 +50,18 @@ impl Layers {
             Err(e) => return self.problem("", origin, format!("cannot read the file: {e}")),
         };
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-        let parsed: Result<Value, String> = match extension.as_str() {
-            "yaml" | "yml" => serde_yaml_ng::from_str(&text).map_err(|e| e.to_string()),
-            "json" => serde_json::from_str(&text).map_err(|e| e.to_string()),
-            "toml" => toml::from_str(&text).map_err(|e| e.to_string()),
-            _ => Err("unknown file type: use .yaml, .yml, .json or .toml".to_owned()),
+        let parsed: Result<Value, Box<dyn std::error::Error>> = match extension.as_str() {
+            "yaml" | "yml" => serde_yaml_ng::from_str(&text).map_err(Into::into),
+            "json" => serde_json::from_str(&text).map_err(Into::into),
+            "toml" => toml::from_str(&text).map_err(Into::into),
+            _ => return self.problem("", origin, "unknown file type: use .yaml, .yml, .json or .toml"),
         };
         match parsed {
             // An empty YAML file is a valid, empty config.
             Ok(Value::Null) => {}
             Ok(Value::Object(map)) => self.merge_object("", map, &origin),
             Ok(_) => self.problem("", origin, "the file must hold a mapping of keys"),
-            Err(e) => self.problem("", origin, format!("cannot parse: {}", e.trim())),
+            Err(e) => self.problem("", origin, format!("cannot parse: {}", e.to_string().trim())),
         }
     }
 

@@ -134,7 +134,7 @@ fn check_tls(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
         (true, false) => vec![problem("serve.tls.cert", "is required when serve.tls.key is set".into())],
         (false, false) => match crate::http::tls::load(cert, key) {
             Ok(_) => Vec::new(),
-            Err((at, message)) => vec![problem(at, message)],
+            Err((at, error)) => vec![problem(at, crate::error::chain(&error))],
         },
     }
 }

@@ -51,7 +51,7 @@ pub enum DbError {
     UnstorableValue(String),
     /// A query failed.
     #[error("database query: {0}")]
-    Query(diesel::result::Error),
+    Query(#[source] diesel::result::Error),
     /// The connection was lost under the query (a database restarting, a network cut, a full
     /// disk on SQLite): the database cannot serve now; retrying later may work.
     #[error("database unavailable: {0}")]

@@ -11,5 +11,5 @@ pub mod tls;
 pub use health::{health_routes, readiness_report};
 pub use in_flight::{InFlight, track_in_flight};
 pub use not_found::not_found;
-pub use request_log::{REQUEST_ID_HEADER, request_log};
+pub use request_log::{REQUEST_ID_HEADER, ServerFault, request_log};
 pub use serve::{HttpPlan, bind, serve};

@@ -5,12 +5,22 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use slog::{Logger, info};
+use slog::{Logger, error, info, warn};
 use std::sync::Arc;
 use std::time::Instant;
 
 /// The header carrying the request id, read from the caller and returned on the response.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// What went wrong on Herald's side, carried in a 5xx response's extensions (with the error's
+/// whole chain) so that the request's one log line says it, with the request id.
+#[derive(Debug, Clone)]
+pub struct ServerFault {
+    /// The error and its sources.
+    pub error: String,
+    /// Whether it is an outage to retry (a database unavailable) rather than a fault.
+    pub unavailable: bool,
+}
 
 /// Longest caller-supplied request id honoured; longer ones are replaced.
 const MAX_REQUEST_ID: usize = 128;
@@ -60,11 +70,18 @@ pub async fn request_log(
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
-    info!(log, "request";
-        "method" => method,
-        "path" => path,
-        "status" => response.status().as_u16(),
-        "duration_ms" => seconds * 1000.0,
-        "request_id" => id);
+    let status = response.status().as_u16();
+    let duration_ms = seconds * 1000.0;
+    // One line per request; a fault on Herald's side is that line, raised, with the error.
+    match response.response().extensions().get::<ServerFault>() {
+        None => info!(log, "request";
+            "method" => method, "path" => path, "status" => status, "duration_ms" => duration_ms, "request_id" => id),
+        Some(fault) if fault.unavailable => warn!(log, "database unavailable";
+            "method" => method, "path" => path, "status" => status, "duration_ms" => duration_ms, "request_id" => id,
+            "error" => &fault.error),
+        Some(fault) => error!(log, "internal error";
+            "method" => method, "path" => path, "status" => status, "duration_ms" => duration_ms, "request_id" => id,
+            "error" => &fault.error),
+    }
     Ok(response)
 }

@@ -80,7 +80,8 @@ pub async fn serve(listener: TcpListener, base: Context, plan: HttpPlan, stop: S
     // Kept for as long as the server runs: it reloads certificate files when they change.
     let (server, scheme, _tls_watcher) = match (plan.tls)(&cfg) {
         Some((cert, key)) => {
-            let (tls, watcher) = super::tls::server_config(&cert, &key, &log).map_err(std::io::Error::other)?;
+            let (tls, watcher) = super::tls::server_config(&cert, &key, &log)
+                .map_err(|e| std::io::Error::other(crate::error::chain(&e)))?;
             (server.listen_rustls_0_23(listener, tls)?, "https", watcher)
         }
         None => (server.listen(listener)?, "http", None),

@@ -95,7 +95,7 @@ async fn publish_all(target: Target, mut pending: mpsc::Receiver<String>, log: L
                 let failed = backoff.failed();
                 if failed.first {
                     warn!(log, "publishing dispatch jobs failed; backing off (the sweep fans those messages out)";
-                        "broker" => redact_url(&target.url), "error" => e);
+                        "broker" => redact_url(&target.url), "error" => crate::error::chain(&e));
                 }
                 tokio::time::sleep(failed.wait).await;
             }
@@ -104,19 +104,33 @@ async fn publish_all(target: Target, mut pending: mpsc::Receiver<String>, log: L
     }
 }
 
+/// Why a round of dispatch jobs was not published.
+#[derive(Debug, thiserror::Error)]
+enum PublishError {
+    /// No channel could be opened.
+    #[error("opening a channel")]
+    Channel(#[source] lapin::Error),
+    /// A publish or its confirmation failed.
+    #[error("publishing")]
+    Publish(#[source] lapin::Error),
+    /// The broker answered a job with a nack.
+    #[error("the broker refused a dispatch job")]
+    Refused,
+}
+
 /// Publishes one round of jobs on the open channel (opening one first if needed) and waits for
 /// the broker to confirm them all.
 async fn publish_round(
     target: &Target,
     open: &mut Option<(Connection, Channel)>,
     ids: &[String],
-) -> Result<(), String> {
+) -> Result<(), PublishError> {
     let usable = open.as_ref().filter(|(c, ch)| c.status().connected() && ch.status().connected());
     let channel = match usable {
         Some((_, channel)) => channel.clone(),
         None => {
             let (connection, channel) =
-                open_channel(&target.url, &target.queue, target.quorum).await.map_err(|e| e.to_string())?;
+                open_channel(&target.url, &target.queue, target.quorum).await.map_err(PublishError::Channel)?;
             *open = Some((connection, channel.clone()));
             channel
         }
@@ -131,11 +145,11 @@ async fn publish_round(
             id.as_bytes(),
             properties.clone(),
         );
-        confirms.push(publish.await.map_err(|e| e.to_string())?);
+        confirms.push(publish.await.map_err(PublishError::Publish)?);
     }
     for confirm in confirms {
-        if confirm.await.map_err(|e| e.to_string())?.is_nack() {
-            return Err("the broker refused a dispatch job".into());
+        if confirm.await.map_err(PublishError::Publish)?.is_nack() {
+            return Err(PublishError::Refused);
         }
     }
     Ok(())

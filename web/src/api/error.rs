@@ -4,6 +4,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use herald::db::DbError;
+use herald::http::ServerFault;
 use serde::Serialize;
 use serde_json::json;
 use std::fmt;
@@ -61,9 +62,28 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{self:?}")
+        match self {
+            ApiError::Unauthorized(detail) => write!(f, "authentication failed: {detail}"),
+            ApiError::Forbidden(detail) => write!(f, "insufficient access: {detail}"),
+            ApiError::NotFound => f.write_str("entity not found"),
+            ApiError::Conflict(detail) => write!(f, "conflict: {detail}"),
+            ApiError::Validation(items) => {
+                f.write_str("invalid request:")?;
+                for item in items {
+                    write!(f, " {} {};", item.loc.join("."), item.msg)?;
+                }
+                Ok(())
+            }
+            ApiError::BadRequest(code, detail) => write!(f, "bad request ({code}): {detail}"),
+            ApiError::PayloadTooLarge(detail) => write!(f, "payload too large: {detail}"),
+            ApiError::UnsupportedMediaType => f.write_str("unsupported media type: not JSON"),
+            ApiError::Unavailable(detail) => write!(f, "database unavailable: {detail}"),
+            ApiError::Internal(detail) => write!(f, "internal error: {detail}"),
+        }
     }
 }
+
+impl std::error::Error for ApiError {}
 
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
@@ -77,7 +97,7 @@ impl From<DbError> for ApiError {
             ),
             DbError::Pool(e) | DbError::Unavailable(e) => ApiError::Unavailable(e),
             DbError::Timeout(d) => ApiError::Unavailable(format!("no answer within {d:?}")),
-            other => ApiError::Internal(other.to_string()),
+            other => ApiError::Internal(herald::error::chain(&other)),
         }
     }
 }
@@ -112,15 +132,15 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType => {
                 ("unsupported_media_type", "Send JSON with Content-Type: application/json".into())
             }
-            ApiError::Unavailable(detail) => {
-                slog_scope::warn!("database unavailable"; "error" => detail);
-                ("service_unavailable", "The database is unavailable; retry later".to_owned())
-            }
-            ApiError::Internal(detail) => {
-                slog_scope::error!("internal error"; "error" => detail);
-                ("internal_error", "Internal error".to_owned())
-            }
+            ApiError::Unavailable(_) => ("service_unavailable", "The database is unavailable; retry later".to_owned()),
+            ApiError::Internal(_) => ("internal_error", "Internal error".to_owned()),
         };
-        HttpResponse::build(self.status_code()).json(json!({ "code": code, "detail": detail }))
+        let mut response = HttpResponse::build(self.status_code()).json(json!({ "code": code, "detail": detail }));
+        // Said in the request's log line (with its request id), never to the client.
+        if let ApiError::Unavailable(error) | ApiError::Internal(error) = self {
+            let unavailable = matches!(self, ApiError::Unavailable(_));
+            response.extensions_mut().insert(ServerFault { error: error.clone(), unavailable });
+        }
+        response
     }
 }

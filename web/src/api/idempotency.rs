@@ -24,6 +24,7 @@ use herald::db::Database;
 use herald::db::idempotency::{
     Claim, IdempotencyRow, KeyClaim, KeyState, StoredResponse, claim, complete, find, release, renew, take_over,
 };
+use herald::http::ServerFault;
 use herald::model::ids::new_id;
 use std::time::{Duration, Instant};
 
@@ -186,6 +187,7 @@ pub async fn idempotency(
     let response = renewing(&context.db, &held, next.call(req)).await?;
     let status = response.status();
     let completed = response.response().extensions().get::<KeyCompleted>().is_some();
+    let fault = response.response().extensions().get::<ServerFault>().cloned();
     let content_type =
         response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_owned();
     let (request, response) = response.into_parts();
@@ -213,6 +215,9 @@ pub async fn idempotency(
     let mut rebuilt = HttpResponse::build(status);
     rebuilt.insert_header((CONTENT_TYPE, content_type));
     let mut rebuilt = rebuilt.body(bytes);
+    if let Some(fault) = fault {
+        rebuilt.extensions_mut().insert(fault);
+    }
     if let Ok(value) = HeaderValue::from_str("false") {
         rebuilt.headers_mut().insert(HeaderName::from_static("idempotent-replayed"), value);
     }
