@@ -113,3 +113,54 @@ pub fn static_bins() -> Option<PathBuf> {
     eprintln!("SKIP: no static binaries in HERALD_STATIC_BIN_DIR, or not root");
     None
 }
+
+/// Declares a test that must hold on every backend as one test per backend:
+/// `on_every_backend! { async fn name(backend) { … } }` makes the module `name` with the tests
+/// `postgres`, `mysql` and `sqlite`, each running the body with its [`Backend`]. Each backend
+/// passes or fails on its own and says which (a loop inside one test stops at the first
+/// failing backend and hides the rest), and they run in parallel.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($backend: $crate::Backend) $body
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn postgres() {
+                run($crate::Backend::Postgres).await
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn mysql() {
+                run($crate::Backend::Mysql).await
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn sqlite() {
+                run($crate::Backend::Sqlite).await
+            }
+        }
+    };
+}
+
+/// Polls `probe` every 50 ms until it answers `Some`, and returns that; panics naming `what` if
+/// `timeout` passes first. For conditions that become true some time after an action (a
+/// delivery arriving, a log line written), instead of a hand-written deadline loop.
+pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(found) = probe().await {
+            return found;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not within {timeout:?}: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
