@@ -146,7 +146,7 @@ on_every_backend! {
         let Some(q) = queue(backend).await else { return };
         let message = q.message().await;
         assert_eq!(undispatched_messages(&q.db, now(), 10).await.expect("undispatched").len(), 1);
-        let first = fan_out(&q.db, &[q.delivery(&message, now())], &[message.clone()], now()).await.expect("fan out");
+        let first = fan_out(&q.db, &[q.delivery(&message, now())], std::slice::from_ref(&message), now()).await.expect("fan out");
         assert_eq!(first.len(), 1, "{}", backend.name());
         assert!(undispatched_messages(&q.db, now(), 10).await.expect("undispatched").is_empty());
         // Another worker fanning out the same message (with its own delivery id) adds nothing.
