@@ -116,51 +116,56 @@ pub fn static_bins() -> Option<PathBuf> {
 
 /// Declares a test that must hold on every backend as one test per backend:
 /// `on_every_backend! { async fn name(backend) { … } }` makes the module `name` with the tests
-/// `postgres`, `mysql` and `sqlite`, each running the body with its [`Backend`]. Each backend
+/// `Postgres`, `Mysql` and `Sqlite`, each running the body with its [`Backend`]. Each backend
 /// passes or fails on its own and says which (a loop inside one test stops at the first
 /// failing backend and hides the rest), and they run in parallel.
 #[macro_export]
 macro_rules! on_every_backend {
     ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        $crate::on_backends! { [Postgres, Mysql, Sqlite] $(#[$meta])* async fn $name($backend) $body }
+    };
+}
+
+/// Like [`on_every_backend!`] for the backends listed: `on_backends! { [Sqlite, Postgres]
+/// async fn name(backend) { … } }` (for what only some backends have, or a test too heavy to
+/// run on all three).
+#[macro_export]
+macro_rules! on_backends {
+    ([$($variant:ident),+] $(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
         $(#[$meta])*
+        // Each test is named for its backend, as the enum spells it.
+        #[allow(non_snake_case)]
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            async fn run($backend: $crate::Backend) $body
+            async fn test_body($backend: $crate::Backend) $body
 
-            #[tokio::test(flavor = "multi_thread")]
-            async fn postgres() {
-                run($crate::Backend::Postgres).await
-            }
-
-            #[tokio::test(flavor = "multi_thread")]
-            async fn mysql() {
-                run($crate::Backend::Mysql).await
-            }
-
-            #[tokio::test(flavor = "multi_thread")]
-            async fn sqlite() {
-                run($crate::Backend::Sqlite).await
-            }
+            $(
+                #[tokio::test(flavor = "multi_thread")]
+                async fn $variant() {
+                    test_body($crate::Backend::$variant).await
+                }
+            )+
         }
     };
 }
 
-/// Polls `probe` every 50 ms until it answers `Some`, and returns that; panics naming `what` if
-/// `timeout` passes first. For conditions that become true some time after an action (a
-/// delivery arriving, a log line written), instead of a hand-written deadline loop.
-pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, what: &str, mut probe: F) -> T
+/// Runs `probe` every 50 ms until its answer satisfies `done`, and returns that answer, or the
+/// last one once `timeout` has passed: for conditions that become true some time after an
+/// action (a delivery arriving, a log line written), instead of a hand-written deadline loop.
+/// The caller asserts on what it gets, so a failure shows the last state seen.
+pub async fn eventually<T, F, Fut>(timeout: std::time::Duration, mut probe: F, done: impl Fn(&T) -> bool) -> T
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
+    Fut: std::future::Future<Output = T>,
 {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        if let Some(found) = probe().await {
-            return found;
+        let answer = probe().await;
+        if done(&answer) || tokio::time::Instant::now() >= deadline {
+            return answer;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not within {timeout:?}: {what}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use testkit::{Backend, Herald, Receiver, Running};
+use testkit::{Backend, Herald, Receiver, Running, on_backends};
 
 const MESSAGES: usize = 2000;
 const PUBLISHERS: usize = 8;
@@ -143,17 +143,17 @@ async fn run(backend: Backend, amqp: Option<&str>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn two_thousand_messages_survive_killed_workers_and_web_on_the_database_queue() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+on_backends! {
+    [Sqlite, Postgres]
+    async fn two_thousand_messages_survive_killed_workers_and_web_on_the_database_queue(backend) {
         run(backend, None).await;
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn two_thousand_messages_survive_killed_processes_and_a_broker_restart_on_rabbitmq() {
-    let Some(url) = testkit::amqp_url() else { return };
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+on_backends! {
+    [Sqlite, Postgres]
+    async fn two_thousand_messages_survive_killed_processes_and_a_broker_restart_on_rabbitmq(backend) {
+        let Some(url) = testkit::amqp_url() else { return };
         run(backend, Some(&url)).await;
         wait_for_rabbitmq();
     }

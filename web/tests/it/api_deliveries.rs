@@ -3,12 +3,11 @@
 //! app-portal tokens see one application; logout revokes.
 
 use serde_json::json;
-use testkit::{Client, Herald, backends};
+use testkit::{Client, Herald, on_every_backend};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn resend_and_send_example_create_deliveries() {
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_every_backend! {
+    async fn resend_and_send_example_create_deliveries(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
         let name = backend.name();
         let api = herald.client("org-a");
         api.post("/app", &json!({"name": "A", "uid": "a"})).await;
@@ -74,10 +73,9 @@ async fn resend_and_send_example_create_deliveries() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn app_portal_tokens_see_one_application_and_logout_revokes() {
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_every_backend! {
+    async fn app_portal_tokens_see_one_application_and_logout_revokes(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
         let org = herald.client("org-a");
         org.post("/app", &json!({"name": "Mine", "uid": "mine"})).await;
         org.post("/app", &json!({"name": "Other", "uid": "other"})).await;
@@ -141,10 +139,9 @@ async fn portal_links_come_from_the_configured_public_url() {
     assert!(url.starts_with("https://hooks.example.com/herald/api/v1/app/app_"), "{url}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn portal_tokens_cannot_change_or_delete_their_application() {
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_every_backend! {
+    async fn portal_tokens_cannot_change_or_delete_their_application(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
         let name = backend.name();
         let org = herald.client("org-a");
         org.post("/app", &json!({"name": "Mine", "uid": "mine"})).await;
@@ -159,10 +156,9 @@ async fn portal_tokens_cannot_change_or_delete_their_application() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn malformed_optional_bodies_are_refused_and_change_nothing() {
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_every_backend! {
+    async fn malformed_optional_bodies_are_refused_and_change_nothing(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
         let name = backend.name();
         let org = herald.client("org-a");
         org.post("/app", &json!({"name": "Mine", "uid": "mine"})).await;

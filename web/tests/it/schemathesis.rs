@@ -2,18 +2,18 @@
 //! none may get a 5xx or a response that breaks the document.
 
 use std::path::PathBuf;
-use testkit::{Backend, Herald};
+use testkit::{Herald, on_backends};
 
 /// `st` from the virtualenv that scripts/test.sh prepares.
 fn schemathesis() -> Option<PathBuf> {
     Some(testkit::python_with(&["schemathesis"])?.with_file_name("st"))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn generated_requests_never_get_5xx_or_off_schema_answers() {
-    let Some(st) = schemathesis() else { return };
-    for backend in [Backend::Sqlite, Backend::Postgres] {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_backends! {
+    [Sqlite, Postgres]
+    async fn generated_requests_never_get_5xx_or_off_schema_answers(backend) {
+        let Some(st) = schemathesis() else { return };
+        let Some(herald) = Herald::start(backend).await else { return };
         let token = herald.token("org-fuzz");
         let out = tokio::process::Command::new(&st)
             // Its cache of past failures goes to a directory of this run, not the source tree

@@ -2,14 +2,13 @@
 //! every backend: the proof that Svix's clients work by changing only the server URL and token.
 
 use std::path::PathBuf;
-use testkit::{Herald, backends};
+use testkit::{Herald, on_every_backend};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn official_python_sdk_scenario_on_every_backend() {
-    let Some(python) = testkit::python_with(&["svix"]) else { return };
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/scenario.py");
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_every_backend! {
+    async fn official_python_sdk_scenario(backend) {
+        let Some(python) = testkit::python_with(&["svix"]) else { return };
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/scenario.py");
+        let Some(herald) = Herald::start(backend).await else { return };
         let token = herald.token("org-sdk");
         let url = format!("http://{}", herald.address);
         let out = tokio::process::Command::new(&python)

@@ -2,7 +2,7 @@
 //! resource; keys are scoped to the token; failures are not remembered.
 
 use serde_json::{Value, json};
-use testkit::{Herald, backends};
+use testkit::{Herald, on_backends, on_every_backend};
 
 async fn post(http: &reqwest::Client, url: &str, token: &str, key: &str, body: &Value) -> (u16, Value) {
     let response =
@@ -11,10 +11,9 @@ async fn post(http: &reqwest::Client, url: &str, token: &str, key: &str, body: &
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn repeats_and_concurrent_duplicates_create_one_resource() {
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_every_backend! {
+    async fn repeats_and_concurrent_duplicates_create_one_resource(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
         let name = backend.name();
         let (token, other) = (herald.token("org-a"), herald.token("org-a"));
         let http = testkit::http();
@@ -60,10 +59,9 @@ async fn repeats_and_concurrent_duplicates_create_one_resource() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_key_with_an_invalid_token_is_refused_and_stores_nothing() {
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_every_backend! {
+    async fn a_key_with_an_invalid_token_is_refused_and_stores_nothing(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
         let name = backend.name();
         let http = testkit::http();
         let base = format!("http://{}/api/v1", herald.address);
@@ -102,15 +100,15 @@ async fn publish_until_accepted(address: &str, token: &str, i: usize) -> (String
     unreachable!()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_key_stores_exactly_one_message_however_often_web_is_killed() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
-    const MESSAGES: usize = 1500;
-    const PUBLISHERS: usize = 32;
-    const KILLS: usize = 3;
-    for backend in [testkit::Backend::Sqlite, testkit::Backend::Postgres] {
-        let Some(mut herald) = Herald::start(backend).await else { continue };
+on_backends! {
+    [Sqlite, Postgres]
+    async fn a_key_stores_exactly_one_message_however_often_web_is_killed(backend) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::{Arc, Mutex};
+        const MESSAGES: usize = 1500;
+        const PUBLISHERS: usize = 32;
+        const KILLS: usize = 3;
+        let Some(mut herald) = Herald::start(backend).await else { return };
         let name = backend.name();
         let token = herald.token("org-a");
         herald.client("org-a").post("/app", &json!({"name": "A", "uid": "a"})).await;

@@ -5,7 +5,7 @@
 use herald::signing::sign;
 use serde_json::json;
 use std::time::Duration;
-use testkit::{Backend, Herald, Receiver, backends};
+use testkit::{Backend, Herald, Receiver, on_backends, on_every_backend};
 
 const LONG: Duration = Duration::from_secs(30);
 const LOOPBACK: &str = r#"["127.0.0.0/8"]"#;
@@ -13,14 +13,7 @@ const FAST_RETRIES: &str = r#"["100ms", "100ms", "100ms"]"#;
 
 /// GETs `path` until `done` holds for the answer (or LONG passes); returns the last answer.
 async fn eventually(api: &testkit::Client, path: &str, done: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
-    let deadline = std::time::Instant::now() + LONG;
-    loop {
-        let (_, body) = api.get(path).await;
-        if done(&body) || std::time::Instant::now() > deadline {
-            return body;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    testkit::eventually(LONG, || async { api.get(path).await.1 }, done).await
 }
 
 async fn started(backend: Backend, worker_env: &[(&str, &str)]) -> Option<(Herald, testkit::Client)> {
@@ -31,13 +24,12 @@ async fn started(backend: Backend, worker_env: &[(&str, &str)]) -> Option<(Heral
     Some((herald, api))
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn messages_reach_the_receiver_signed_and_filtered() {
-    for backend in backends() {
+on_every_backend! {
+    async fn messages_reach_the_receiver_signed_and_filtered(backend) {
         let name = backend.name();
         let receiver = Receiver::start(|_| 200);
         let Some((herald, api)) = started(backend, &[("HERALD_DELIVERY_ALLOWED_CIDRS", LOOPBACK)]).await else {
-            continue;
+            return;
         };
         let (_, ep) = api
             .post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url), "eventTypes": ["invoice.paid"]}))
@@ -91,31 +83,27 @@ async fn messages_reach_the_receiver_signed_and_filtered() {
         // The worker's metrics count the attempts.
         let worker = herald.worker.as_ref().expect("worker");
         let metrics_url = format!("http://{}/metrics", worker.address().await);
-        let deadline = std::time::Instant::now() + LONG;
-        let text = loop {
-            let text = testkit::http().get(&metrics_url).send().await.expect("metrics").text().await.expect("text");
-            if text.contains("herald_delivery_attempts_total{outcome=\"success\"} 5")
-                || std::time::Instant::now() > deadline
-            {
-                break text;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let text = testkit::eventually(
+            LONG,
+            || async { testkit::http().get(&metrics_url).send().await.expect("metrics").text().await.expect("text") },
+            |text| text.contains("herald_delivery_attempts_total{outcome=\"success\"} 5"),
+        )
+        .await;
         assert!(text.contains("herald_delivery_attempts_total{outcome=\"success\"} 5"), "{name}: {text}");
         assert!(text.contains("herald_delivery_attempt_duration_seconds_count 5"), "{name}: {text}");
         assert!(text.contains("herald_deliveries_due"), "{name}: {text}");
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn failures_are_retried_then_exhausted() {
-    for backend in [Backend::Sqlite, Backend::Postgres] {
+on_backends! {
+    [Sqlite, Postgres]
+    async fn failures_are_retried_then_exhausted(backend) {
         let name = backend.name();
         // Fails twice, then succeeds.
         let flaky = Receiver::start(|n| if n < 2 { 503 } else { 200 });
         let broken = Receiver::start(|_| 500);
         let env = [("HERALD_DELIVERY_ALLOWED_CIDRS", LOOPBACK), ("HERALD_DELIVERY_RETRY_SCHEDULE", FAST_RETRIES)];
-        let Some((herald, api)) = started(backend, &env).await else { continue };
+        let Some((herald, api)) = started(backend, &env).await else { return };
         api.post("/app/a/endpoint", &json!({"url": format!("{}/flaky", flaky.url), "uid": "flaky"})).await;
         api.post("/app/a/endpoint", &json!({"url": format!("{}/broken", broken.url), "uid": "broken"})).await;
         let (_, msg) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {}})).await;
@@ -156,14 +144,7 @@ async fn loopback_is_refused_unless_allowed() {
     api.post("/app/a/endpoint", &json!({"url": format!("{literal}/by-name")})).await;
     let (_, msg) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {}})).await;
     let path = format!("/app/a/attempt/msg/{}", msg["id"].as_str().unwrap());
-    let deadline = std::time::Instant::now() + LONG;
-    let attempts = loop {
-        let (_, attempts) = api.get(&path).await;
-        if attempts["data"].as_array().is_some_and(|a| a.len() == 2) || std::time::Instant::now() > deadline {
-            break attempts;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let attempts = eventually(&api, &path, |a| a["data"].as_array().is_some_and(|a| a.len() == 2)).await;
     for attempt in attempts["data"].as_array().expect("attempts") {
         assert_eq!(attempt["status"], 2, "{attempt}");
         let reason = attempt["response"].as_str().unwrap();
@@ -240,13 +221,13 @@ async fn rotation_signs_with_both_secrets_during_the_grace_period_and_svix_heade
     let _ = (&herald, ep);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn throttle_rate_holds_across_workers_and_nothing_fails() {
-    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+on_backends! {
+    [Sqlite, Postgres, Mysql]
+    async fn throttle_rate_holds_across_workers_and_nothing_fails(backend) {
         let name = backend.name();
         let receiver = Receiver::start(|_| 200);
         let Some((mut herald, api)) = started(backend, &[("HERALD_DELIVERY_ALLOWED_CIDRS", LOOPBACK)]).await else {
-            continue;
+            return;
         };
         // A second worker: the limit is shared, not per process.
         let _first = herald.worker.take();
@@ -272,12 +253,13 @@ async fn throttle_rate_holds_across_workers_and_nothing_fails() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn idle_workers_are_woken_on_postgres_and_sqlite_and_resend_delivers_again() {
-    for (backend, woken_by) in [
-        (Backend::Postgres, "listening for work notifications"),
-        (Backend::Sqlite, "watching the database for new work"),
-    ] {
+on_backends! {
+    [Postgres, Sqlite]
+    async fn idle_workers_are_woken_and_resend_delivers_again(backend) {
+        let woken_by = match backend {
+            Backend::Postgres => "listening for work notifications",
+            _ => "watching the database for new work",
+        };
         woken_then_resent(backend, woken_by).await;
     }
 }

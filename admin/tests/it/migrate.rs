@@ -2,7 +2,7 @@
 
 use std::process::Output;
 use std::time::Duration;
-use testkit::{Running, TestDb, backends, run_admin};
+use testkit::{Running, TestDb, on_every_backend, run_admin};
 
 fn text(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -12,11 +12,10 @@ fn lines_starting(out: &Output, word: &str) -> usize {
     text(out).lines().filter(|l| l.starts_with(word)).count()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn up_down_and_status_on_every_backend() {
-    for backend in backends() {
+on_every_backend! {
+    async fn up_down_and_status(backend) {
         let Some(db) = TestDb::create(backend).await else {
-            continue;
+            return;
         };
         let env = [("HERALD_DATABASE_URL", db.url.as_str())];
         let name = backend.name();
@@ -54,11 +53,10 @@ async fn up_down_and_status_on_every_backend() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn two_concurrent_ups_take_turns_and_both_succeed() {
-    for backend in backends() {
+on_every_backend! {
+    async fn two_concurrent_ups_take_turns_and_both_succeed(backend) {
         let Some(db) = TestDb::create(backend).await else {
-            continue;
+            return;
         };
         let url = db.url.clone();
         let runs: Vec<_> = (0..2)
@@ -128,10 +126,9 @@ async fn postgres_tls_goes_through_rustls_and_verifies_the_server() {
     assert!(out.status.success());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_migration_that_cannot_take_the_lock_fails_clearly_and_changes_nothing() {
-    for backend in backends() {
-        let Some(db) = TestDb::create(backend).await else { continue };
+on_every_backend! {
+    async fn a_migration_that_cannot_take_the_lock_fails_clearly_and_changes_nothing(backend) {
+        let Some(db) = TestDb::create(backend).await else { return };
         let name = backend.name();
         let env = [("HERALD_DATABASE_URL", db.url.as_str())];
         if backend == testkit::Backend::Sqlite {

@@ -2,12 +2,11 @@
 //! de-duplication, filters, content on and off, expunge, size limit, inline application creation.
 
 use serde_json::json;
-use testkit::{Backend, Herald, backends};
+use testkit::{Backend, Herald, on_every_backend};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn messages_on_every_backend() {
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_every_backend! {
+    async fn messages(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
         let name = backend.name();
         let api = herald.client("org-a");
         api.post("/app", &json!({"name": "A", "uid": "app-a"})).await;

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use std::time::Duration;
-use testkit::{Backend, Running, TestDb, backends, get_json, poll_status, run_admin};
+use testkit::{Backend, Running, TestDb, get_json, on_every_backend, poll_status, run_admin};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const LONG: Duration = Duration::from_secs(20);
@@ -14,11 +14,10 @@ fn start_web(db_url: &str, extra: &[(&str, &str)]) -> Running {
     Running::start("herald-web", &[], &env)
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn readiness_is_503_until_migrations_run_on_every_backend() {
-    for backend in backends() {
+on_every_backend! {
+    async fn readiness_is_503_until_migrations_run(backend) {
         let Some(db) = TestDb::create(backend).await else {
-            continue;
+            return;
         };
         let mut web = start_web(&db.url, &[]);
         let address = web.address().await;
@@ -242,11 +241,9 @@ async fn text_format_is_for_humans() {
         return;
     };
     let web = start_web(&db.url, &[("HERALD_LOG_FORMAT", "text")]);
-    let deadline = std::time::Instant::now() + LONG;
-    while !web.lines().iter().any(|l| l.contains("listening")) && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let line = web.lines().into_iter().find(|l| l.contains("listening")).expect("listening line");
+    let listening = |lines: &Vec<String>| lines.iter().any(|l| l.contains("listening"));
+    let lines = testkit::eventually(LONG, || async { web.lines() }, listening).await;
+    let line = lines.into_iter().find(|l| l.contains("listening")).expect("listening line");
     assert!(serde_json::from_str::<Value>(&line).is_err(), "text, not JSON: {line}");
     assert!(line.contains("INFO") && line.contains("process: web"), "{line}");
 }

@@ -5,7 +5,7 @@
 use serde_json::json;
 use std::collections::HashSet;
 use std::time::Duration;
-use testkit::{Backend, Herald, Receiver, backends};
+use testkit::{Backend, Herald, Receiver, on_backends, on_every_backend};
 
 const LONG: Duration = Duration::from_secs(60);
 const LOOPBACK: (&str, &str) = ("HERALD_DELIVERY_ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#);
@@ -29,12 +29,12 @@ async fn sigterm_mid_delivery_finishes_it_and_exits_0() {
     assert_eq!(attempts["data"][0]["status"], 0, "the in-flight attempt finished and was recorded: {attempts}");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigkilled_workers_lose_nothing() {
-    for backend in [Backend::Sqlite, Backend::Postgres, Backend::Mysql] {
+on_backends! {
+    [Sqlite, Postgres, Mysql]
+    async fn sigkilled_workers_lose_nothing(backend) {
         let name = backend.name();
         let receiver = Receiver::start_slow(Duration::from_millis(50), |_| 200);
-        let Some(mut herald) = Herald::start(backend).await else { continue };
+        let Some(mut herald) = Herald::start(backend).await else { return };
         let worker_env = [LOOPBACK, ("HERALD_DELIVERY_TIMEOUT", "1s"), ("HERALD_WORKER_CONCURRENCY", "8")];
         herald.start_worker(&worker_env);
         let api = herald.client("org-a");
@@ -54,14 +54,12 @@ async fn sigkilled_workers_lose_nothing() {
             herald.worker.as_ref().expect("worker").signal("KILL");
             herald.start_worker(&worker_env);
         }
-        let deadline = std::time::Instant::now() + LONG;
-        let delivered = loop {
-            let ids: HashSet<String> = receiver.received().iter().map(|r| r.headers["webhook-id"].clone()).collect();
-            if ids.len() >= sent.len() || std::time::Instant::now() > deadline {
-                break ids;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let delivered = testkit::eventually(
+            LONG,
+            || async { receiver.received().iter().map(|r| r.headers["webhook-id"].clone()).collect::<HashSet<String>>() },
+            |ids| ids.len() >= sent.len(),
+        )
+        .await;
         let missing: Vec<_> = sent.difference(&delivered).collect();
         assert!(missing.is_empty(), "{name}: {} of {} never arrived: {missing:?}", missing.len(), sent.len());
         let total = receiver.received().len();
@@ -73,12 +71,11 @@ async fn sigkilled_workers_lose_nothing() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn endpoints_that_only_fail_are_disabled_and_a_success_resets_the_clock() {
-    for backend in backends() {
+on_every_backend! {
+    async fn endpoints_that_only_fail_are_disabled_and_a_success_resets_the_clock(backend) {
         let name = backend.name();
         let broken = Receiver::start(|_| 500);
-        let Some(mut herald) = Herald::start(backend).await else { continue };
+        let Some(mut herald) = Herald::start(backend).await else { return };
         herald.start_worker(&[
             LOOPBACK,
             (
@@ -91,11 +88,9 @@ async fn endpoints_that_only_fail_are_disabled_and_a_success_resets_the_clock() 
         api.post("/app", &json!({"name": "A", "uid": "a"})).await;
         api.post("/app/a/endpoint", &json!({"url": format!("{}/down", broken.url), "uid": "down"})).await;
         api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {}})).await;
-        let deadline = std::time::Instant::now() + LONG;
-        while api.get("/app/a/endpoint/down").await.1["disabled"] != true {
-            assert!(std::time::Instant::now() < deadline, "{name}: endpoint never disabled");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let endpoint =
+            testkit::eventually(LONG, || async { api.get("/app/a/endpoint/down").await.1 }, |e| e["disabled"] == true).await;
+        assert_eq!(endpoint["disabled"], true, "{name}: endpoint never disabled");
         // Disabled endpoints get no new messages.
         let before = broken.received().len();
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -111,14 +106,7 @@ async fn endpoints_that_only_fail_are_disabled_and_a_success_resets_the_clock() 
 /// Waits until the message's first attempt is on record; returns the attempt list.
 async fn first_attempt(api: &testkit::Client, msg: &serde_json::Value) -> serde_json::Value {
     let path = format!("/app/a/attempt/msg/{}", msg["id"].as_str().expect("message id"));
-    let deadline = std::time::Instant::now() + LONG;
-    loop {
-        let (_, attempts) = api.get(&path).await;
-        if attempts["data"][0].is_object() || std::time::Instant::now() > deadline {
-            return attempts;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    testkit::eventually(LONG, || async { api.get(&path).await.1 }, |a| a["data"][0].is_object()).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -177,15 +165,9 @@ async fn endless_response_bodies_are_cut_at_max_response_bytes_and_memory_stays_
     }
     let (_, msg) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {}})).await;
     let path = format!("/app/a/msg/{}/endpoint?limit=250", msg["id"].as_str().expect("id"));
-    let deadline = std::time::Instant::now() + LONG;
-    let done = loop {
-        let (_, list) = api.get(&path).await;
-        let done = list["data"].as_array().map_or(0, |d| d.iter().filter(|e| e["status"] == 0).count());
-        if done == RECEIVERS || std::time::Instant::now() > deadline {
-            break done;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let ended =
+        |list: serde_json::Value| list["data"].as_array().map_or(0, |d| d.iter().filter(|e| e["status"] == 0).count());
+    let done = testkit::eventually(LONG, || async { ended(api.get(&path).await.1) }, |n| *n == RECEIVERS).await;
     assert_eq!(done, RECEIVERS, "every attempt ended (a 200 with its body cut is a success)");
     let peak = testkit::peak_rss(herald.worker.as_ref().expect("worker").pid());
     let out = written.load(std::sync::atomic::Ordering::Relaxed);

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use testkit::{Client, Herald, Receiver, backends};
+use testkit::{Client, Herald, Receiver, on_every_backend};
 
 /// Items per list; pages of 3 make pages of 3, 3 and 1.
 const ITEMS: usize = 7;
@@ -58,11 +58,10 @@ async fn pages_both_ways(api: &Client, name: &str, path: &str, key: &str, mut ex
     assert_eq!(walk(api, path, key, "descending").await, expected, "{name} {path} descending");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_list_pages_forwards_and_backwards_in_both_orders() {
-    for backend in backends() {
+on_every_backend! {
+    async fn every_list_pages_forwards_and_backwards_in_both_orders(backend) {
         let receiver = Receiver::start(|_| 200);
-        let Some(mut herald) = Herald::start(backend).await else { continue };
+        let Some(mut herald) = Herald::start(backend).await else { return };
         herald.start_worker(&[("HERALD_DELIVERY_ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#)]);
         let name = backend.name();
         let api = herald.client("org-a");
@@ -88,11 +87,14 @@ async fn every_list_pages_forwards_and_backwards_in_both_orders() {
         assert_eq!(receiver.wait_for(ITEMS * ITEMS, Duration::from_secs(60)).await.len(), ITEMS * ITEMS, "{name}");
         let (ep, msg) = (endpoints[0].as_str().expect("id"), messages[0].as_str().expect("id"));
         let attempts_path = format!("/app/a/attempt/endpoint/{ep}");
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while api.get(&with_query(&attempts_path, "limit=250")).await.1["data"].as_array().map_or(0, Vec::len) < ITEMS {
-            assert!(std::time::Instant::now() < deadline, "{name}: attempts recorded");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let (api_ref, first_page) = (&api, with_query(&attempts_path, "limit=250"));
+        let recorded = testkit::eventually(
+            Duration::from_secs(30),
+            || async { api_ref.get(&first_page).await.1["data"].as_array().map_or(0, Vec::len) },
+            |n| *n >= ITEMS,
+        )
+        .await;
+        assert!(recorded >= ITEMS, "{name}: attempts recorded");
         let strings = |values: &[Value]| values.iter().map(|v| v.as_str().expect("id").to_owned()).collect::<Vec<_>>();
         let all = |path: String| {
             let api = &api;

@@ -4,7 +4,7 @@
 //! an incomplete or unreadable pair is a config error (exit 78) naming the key.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use testkit::{Backend, Running, TestDb, run_admin, self_signed, temp_dir};
 
 /// GET /health/alive over TLS trusting only `ca`; returns "status common-name" of the peer.
@@ -71,11 +71,13 @@ async fn https_with_certificate_files_reloaded_when_they_change() {
     // Renewal: new files, same paths; new connections get the new certificate.
     replace(&second_key, &key);
     replace(&second_cert, &cert);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while fetch(&python, &address, &second_cert).as_deref() != Ok("200 second") {
-        assert!(Instant::now() < deadline, "the new certificate was never served: {:?}", web.lines());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let served = testkit::eventually(
+        Duration::from_secs(20),
+        || async { fetch(&python, &address, &second_cert) },
+        |answer| answer.as_deref() == Ok("200 second"),
+    )
+    .await;
+    assert_eq!(served.as_deref(), Ok("200 second"), "the new certificate was never served: {:?}", web.lines());
     assert!(web.wait_for_msg(0, "TLS certificate reloaded", Duration::from_secs(5)).await.is_some());
 
     // A broken replacement is refused; the certificate in use stays.

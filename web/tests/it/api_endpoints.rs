@@ -2,12 +2,11 @@
 //! custom headers, stats, validation, and isolation between applications and orgs.
 
 use serde_json::json;
-use testkit::{Backend, Herald, backends};
+use testkit::{Backend, Herald, on_every_backend};
 
-#[tokio::test(flavor = "multi_thread")]
-async fn endpoints_on_every_backend() {
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_every_backend! {
+    async fn endpoints(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
         let name = backend.name();
         let api = herald.client("org-a");
         api.post("/app", &json!({"name": "A", "uid": "app-a"})).await;
@@ -112,10 +111,9 @@ async fn endpoints_on_every_backend() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn urls_are_normalised_and_what_a_url_cannot_hold_is_refused_alike_on_every_backend() {
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+on_every_backend! {
+    async fn urls_are_normalised_and_what_a_url_cannot_hold_is_refused(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
         let name = backend.name();
         let api = herald.client("org-a");
         api.post("/app", &json!({"name": "A", "uid": "a"})).await;
@@ -162,13 +160,13 @@ async fn hop_by_hop_and_encoding_headers_are_refused_as_custom_headers() {
     assert_eq!(api.get("/app/a/endpoint/ep/headers").await.1["headers"], json!({}));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn concurrent_changes_to_an_endpoint_never_lose_one_another() {
-    const HEADERS: usize = 8;
-    const DESCRIPTIONS: usize = 8;
-    const ROTATIONS: usize = 4;
-    for backend in backends() {
-        let Some(herald) = Herald::start(backend).await else { continue };
+const HEADERS: usize = 8;
+const DESCRIPTIONS: usize = 8;
+const ROTATIONS: usize = 4;
+
+on_every_backend! {
+    async fn concurrent_changes_to_an_endpoint_never_lose_one_another(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
         let name = backend.name();
         let api = herald.client("org-a");
         api.post("/app", &json!({"name": "A", "uid": "a"})).await;

@@ -38,11 +38,9 @@ async fn file_changes_apply_live_invalid_ones_are_refused_restart_keys_wait() {
     save(&file, &config_text(port, "warn"));
     let mut web = Running::start("herald-web", &["-c", file.to_str().unwrap()], &[("HERALD_DATABASE_URL", &db.url)]);
     let address = format!("127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + LONG;
-    while get_json(&address, "/health/alive").await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "web never listened: {:?}", web.stderr_lines());
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let alive =
+        testkit::eventually(LONG, || async { get_json(&address, "/health/alive").await.is_ok() }, |ok| *ok).await;
+    assert!(alive, "web never listened: {:?}", web.stderr_lines());
     assert!(!request_logged(&web, &address, "at-warn", QUIET).await, "info lines are hidden at warn");
 
     // A valid change: the level applies without a restart.

@@ -1,0 +1,10 @@
+//! herald-admin's integration tests: migrations, config, tokens, the deploy manifests and the image.
+//! One test binary per crate: each binary links the whole world, so one builds and starts
+//! faster than many. One module per area.
+
+mod cli;
+mod config;
+mod deploy;
+mod image;
+mod migrate;
+mod static_chroot;
