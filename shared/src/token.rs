@@ -85,7 +85,7 @@ pub struct CachedToken {
     /// The organisation it acts for.
     pub org_id: String,
     /// Set for app-portal tokens.
-    pub app_id: Option<String>,
+    pub app_id: Option<crate::model::ids::AppId>,
     /// SHA-256 of the secret part.
     pub token_hash: String,
     /// Stops working at.

@@ -14,7 +14,7 @@ use herald::db::message::{MessageRow, insert_message};
 use herald::db::page::{Order, PageRequest};
 use herald::db::work::{Finish, claim_due, count_due, fan_out, record_batch, release, undispatched_messages};
 use herald::db::{Database, migrate};
-use herald::model::ids::{new_id, prefix};
+use herald::model::ids::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
 use herald::model::status::{DeliveryStatus, MessageStatus, TriggerType};
 use std::time::Duration;
 use testkit::{Backend, TestDb, on_every_backend};
@@ -23,8 +23,8 @@ use testkit::{Backend, TestDb, on_every_backend};
 struct Queue {
     test_db: TestDb,
     db: Database,
-    app: String,
-    endpoint: String,
+    app: AppId,
+    endpoint: EndpointId,
 }
 
 async fn queue(backend: Backend) -> Option<Queue> {
@@ -34,7 +34,7 @@ async fn queue(backend: Backend) -> Option<Queue> {
     migrate::up(&db, &test_db.url, Duration::from_secs(60)).await.expect("migrate");
     let at = now();
     let app = ApplicationRow {
-        id: new_id(prefix::APPLICATION),
+        id: AppId::generate(),
         org_id: "org".into(),
         uid: None,
         name: "queue".into(),
@@ -45,7 +45,7 @@ async fn queue(backend: Backend) -> Option<Queue> {
     };
     insert_application(&db, &app).await.expect("application");
     let endpoint = EndpointRow {
-        id: new_id(prefix::ENDPOINT),
+        id: EndpointId::generate(),
         app_id: app.id.clone(),
         uid: None,
         url: "https://example.com/hook".into(),
@@ -69,9 +69,9 @@ async fn queue(backend: Backend) -> Option<Queue> {
 
 impl Queue {
     /// A stored message, not yet fanned out.
-    async fn message(&self) -> String {
+    async fn message(&self) -> MessageId {
         let row = MessageRow {
-            id: new_id(prefix::MESSAGE),
+            id: MessageId::generate(),
             app_id: self.app.clone(),
             org_id: "org".into(),
             event_type: "thing.happened".into(),
@@ -88,10 +88,10 @@ impl Queue {
     }
 
     /// A waiting delivery of `message` to the endpoint, due at `due`.
-    fn delivery(&self, message: &str, due: NaiveDateTime) -> DeliveryRow {
+    fn delivery(&self, message: &MessageId, due: NaiveDateTime) -> DeliveryRow {
         DeliveryRow {
-            id: new_id(prefix::DELIVERY),
-            message_id: message.to_owned(),
+            id: DeliveryId::generate(),
+            message_id: message.clone(),
             endpoint_id: self.endpoint.clone(),
             app_id: self.app.clone(),
             status: DeliveryStatus::Pending,
@@ -116,7 +116,7 @@ impl Queue {
         rows
     }
 
-    async fn stored(&self, message: &str) -> DeliveryRow {
+    async fn stored(&self, message: &MessageId) -> DeliveryRow {
         let page = PageRequest::new(10, None, Order::Ascending);
         let found = deliveries_of_message(&self.db, message, &page).await.expect("read back");
         found.data.into_iter().next().expect("one delivery")
@@ -125,7 +125,7 @@ impl Queue {
 
 fn attempt(delivery: &DeliveryRow, status: MessageStatus) -> AttemptRow {
     AttemptRow {
-        id: new_id(prefix::ATTEMPT),
+        id: AttemptId::generate(),
         message_id: delivery.message_id.clone(),
         endpoint_id: delivery.endpoint_id.clone(),
         app_id: delivery.app_id.clone(),
@@ -229,7 +229,7 @@ on_every_backend! {
         q.due(2).await;
         let at = now();
         let held = claim_due(&q.db, "w1", at, at + Span::seconds(30), 2).await.expect("claim");
-        let ids: Vec<String> = held.iter().map(|d| d.id.clone()).collect();
+        let ids: Vec<DeliveryId> = held.iter().map(|d| d.id.clone()).collect();
         assert_eq!(release(&q.db, "w2", &ids, at).await.expect("release"), 0, "only the holder releases");
         assert_eq!(release(&q.db, "w1", &ids, at).await.expect("release"), 2, "{}", backend.name());
         let back = q.stored(&held[0].message_id).await;

@@ -10,6 +10,7 @@ use herald::backoff::Backoff;
 use herald::clock::now;
 use herald::context::Context;
 use herald::lifecycle::StopSignal;
+use herald::model::ids::MessageId;
 use herald::queue::{amqp, connect_with_backoff};
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::FieldTable;
@@ -70,7 +71,9 @@ pub async fn consume(context: Context, runner: Runner, wake: Arc<Notify>, mut st
                     _ => break,
                 }
             }
-            let ids: Vec<String> = jobs.iter().map(|j| String::from_utf8_lossy(&j.data).into_owned()).collect();
+            // A job is a message id; anything else names no message and fans nothing out.
+            let ids: Vec<MessageId> =
+                jobs.iter().filter_map(|j| MessageId::parse(&String::from_utf8_lossy(&j.data))).collect();
             let last = jobs.pop().expect("at least one job");
             // Jobs arrive in delivery-tag order on this channel, so the last one's `multiple`
             // acknowledgement covers the whole batch.

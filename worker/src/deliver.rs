@@ -13,7 +13,7 @@ use herald::db::endpoint::EndpointRow;
 use herald::db::message::MessageRow;
 use herald::db::rate::take_slot;
 use herald::db::work::Finish;
-use herald::model::ids::{new_id, prefix};
+use herald::model::ids::AttemptId;
 use herald::model::secret;
 use herald::model::status::{DeliveryStatus, MessageStatus};
 use herald::signing::{HeaderStyle, signature_header};
@@ -214,7 +214,7 @@ pub async fn deliver(
         }
     };
     let row = AttemptRow {
-        id: new_id(prefix::ATTEMPT),
+        id: AttemptId::generate(),
         message_id: message.id.clone(),
         endpoint_id: endpoint.id.clone(),
         app_id: held.app_id.clone(),

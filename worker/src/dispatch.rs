@@ -10,7 +10,7 @@ use herald::db::delivery::DeliveryRow;
 use herald::db::endpoint::{EndpointRow, enabled_endpoints};
 use herald::db::message::{MessageRow, messages_by_ids};
 use herald::db::work::undispatched_messages;
-use herald::model::ids::{new_id, prefix};
+use herald::model::ids::{DeliveryId, MessageId};
 use herald::model::status::{DeliveryStatus, TriggerType};
 use std::sync::Arc;
 
@@ -58,7 +58,7 @@ pub async fn dispatch_round(
 pub async fn dispatch_ids(
     runner: &Runner,
     context: &Context,
-    ids: &[String],
+    ids: &[MessageId],
     now: NaiveDateTime,
 ) -> Result<FannedOut, DbError> {
     let found = messages_by_ids(&context.db, ids).await?;
@@ -94,7 +94,7 @@ async fn fan_out(
         .map(|(n, (message, endpoint))| {
             let held = n < slots.len();
             DeliveryRow {
-                id: new_id(prefix::DELIVERY),
+                id: DeliveryId::generate(),
                 message_id: message.id.clone(),
                 endpoint_id: endpoint.id.clone(),
                 app_id: message.app_id.clone(),
@@ -111,7 +111,7 @@ async fn fan_out(
         })
         .collect();
     // The deliveries and the messages' dispatched mark commit together.
-    let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    let ids: Vec<MessageId> = messages.iter().map(|m| m.id.clone()).collect();
     let created = herald::db::work::fan_out(&context.db, &rows, &ids, now).await?;
     let held: Vec<DeliveryRow> = created.into_iter().filter(|d| d.status == DeliveryStatus::Sending).collect();
     let messages: Messages = messages.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect();

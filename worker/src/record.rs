@@ -27,7 +27,7 @@ pub struct Recorded {
     /// What happened.
     pub done: Done,
     /// The message delivered (for the log).
-    pub message_id: String,
+    pub message_id: herald::model::ids::MessageId,
     /// Never read: dropping it, once the outcome is stored, frees the slot.
     pub _slot: crate::slots::Slot,
 }
@@ -76,7 +76,7 @@ async fn store(context: &Context, owner: &str, batch: &[Recorded]) -> bool {
 
 /// Metrics, logs, and each endpoint's failure clock: the last outcome per endpoint in the batch
 /// counts (a success stops the clock, a failure starts it or disables a long-failing endpoint).
-async fn report(context: &Context, batch: &[Recorded], unsigned_logged: &mut HashSet<String>) {
+async fn report(context: &Context, batch: &[Recorded], unsigned_logged: &mut HashSet<herald::model::ids::EndpointId>) {
     let mut last = HashMap::new();
     for recorded in batch {
         let (done, message) = (&recorded.done, recorded.message_id.as_str());

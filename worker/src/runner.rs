@@ -14,6 +14,7 @@ use herald::db::endpoint::{EndpointRow, endpoints_by_ids};
 use herald::db::message::{MessageRow, messages_by_ids};
 use herald::db::work::release;
 use herald::lifecycle::StopSignal;
+use herald::model::ids::{DeliveryId, EndpointId, MessageId};
 use slog::{info, warn};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -24,9 +25,9 @@ use tokio::sync::mpsc;
 const LEASE_MARGIN: Duration = Duration::from_secs(5);
 
 /// Messages by id, shared with the tasks delivering them.
-pub type Messages = HashMap<String, Arc<MessageRow>>;
+pub type Messages = HashMap<MessageId, Arc<MessageRow>>;
 /// Endpoints by id, shared with the tasks delivering to them.
-pub type Endpoints = HashMap<String, Arc<EndpointRow>>;
+pub type Endpoints = HashMap<EndpointId, Arc<EndpointRow>>;
 
 /// Runs attempts; cheap to clone (the engine and the broker consumer each hold one).
 #[derive(Clone)]
@@ -89,14 +90,14 @@ impl Runner {
             return Ok(());
         }
         let db = &self.context.db;
-        let ids = |f: fn(&DeliveryRow) -> &String| {
-            let mut ids: Vec<String> = held.iter().map(|d| f(d).clone()).collect();
+        fn distinct<T: Ord + Clone>(ids: impl Iterator<Item = T>) -> Vec<T> {
+            let mut ids: Vec<T> = ids.collect();
             ids.sort_unstable();
             ids.dedup();
             ids
-        };
-        let messages = messages_by_ids(db, &ids(|d| &d.message_id)).await?;
-        let endpoints = endpoints_by_ids(db, &ids(|d| &d.endpoint_id)).await?;
+        }
+        let messages = messages_by_ids(db, &distinct(held.iter().map(|d| d.message_id.clone()))).await?;
+        let endpoints = endpoints_by_ids(db, &distinct(held.iter().map(|d| d.endpoint_id.clone()))).await?;
         let messages = messages.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect();
         let endpoints = endpoints.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();
         self.start(held, slots, &messages, &endpoints).await;
@@ -141,7 +142,7 @@ impl Runner {
 
     /// Returns deliveries this worker holds but will not attempt to the queue, for any worker;
     /// if that fails, their leases lapse instead (later, but nothing is lost).
-    async fn hand_back(&self, ids: Vec<String>) {
+    async fn hand_back(&self, ids: Vec<DeliveryId>) {
         let log = &self.context.log;
         match release(&self.context.db, &self.owner, &ids, herald::clock::now()).await {
             Ok(released) => {

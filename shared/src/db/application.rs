@@ -5,6 +5,7 @@ use super::json_text::{JsonText, StringMap};
 use super::page::{Page, PageRequest};
 use super::schema::application;
 use super::{Database, DbError};
+use crate::model::ids::{AppId, IdOrUid};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -15,7 +16,7 @@ use diesel_async::RunQueryDsl;
 #[diesel(table_name = application, treat_none_as_null = true)]
 pub struct ApplicationRow {
     /// `app_…`
-    pub id: String,
+    pub id: AppId,
     /// Owning organisation.
     pub org_id: String,
     /// Caller-chosen unique name within the org.
@@ -39,13 +40,22 @@ pub async fn insert_application(db: &Database, row: &ApplicationRow) -> Result<(
 }
 
 /// The org's application with this id or uid.
-pub async fn find_application(db: &Database, org: &str, id_or_uid: &str) -> Result<Option<ApplicationRow>, DbError> {
-    let query = application::table
-        .filter(application::org_id.eq(org))
-        .filter(application::id.eq(id_or_uid).or(application::uid.eq(id_or_uid)));
+pub async fn find_application(
+    db: &Database,
+    org: &str,
+    which: &IdOrUid<AppId>,
+) -> Result<Option<ApplicationRow>, DbError> {
+    let text = which.text();
+    let mut rows: Vec<ApplicationRow> = crate::with_conn_retrying!(db, c => {
+        let query = application::table.filter(application::org_id.eq(org)).into_boxed();
+        let query = match which {
+            IdOrUid::Id(_) => query.filter(application::id.eq(text).or(application::uid.eq(text))),
+            IdOrUid::Uid(_) => query.filter(application::uid.eq(text)),
+        };
+        query.load(c).await
+    })?;
     // An id and another application's uid could be equal; the id wins, as in Svix.
-    let mut rows: Vec<ApplicationRow> = crate::with_conn_retrying!(db, c => query.load(c).await)?;
-    rows.sort_by_key(|r| r.id != id_or_uid);
+    rows.sort_by_key(|r| r.id.as_str() != text);
     Ok(rows.into_iter().next())
 }
 
@@ -55,7 +65,7 @@ pub async fn list_applications(db: &Database, org: &str, page: &PageRequest) -> 
         let base = application::table.filter(application::org_id.eq(org)).into_boxed();
         crate::seek!(base, application::id, page).load(c).await
     })?;
-    Ok(Page::from_rows(rows, page, |r| r.id.clone()))
+    Ok(Page::from_rows(rows, page, |r| r.id.to_string()))
 }
 
 /// Saves every field of an existing application; [`DbError::Conflict`] when the new uid is taken.

@@ -3,6 +3,7 @@
 use super::page::{Page, PageRequest};
 use super::schema::{attempt, message};
 use super::{Database, DbError};
+use crate::model::ids::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
 use crate::model::status::{MessageStatus, TriggerType};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -13,15 +14,15 @@ use diesel_async::RunQueryDsl;
 #[diesel(table_name = attempt)]
 pub struct AttemptRow {
     /// `atmpt_…`
-    pub id: String,
+    pub id: AttemptId,
     /// The message.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// The endpoint.
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     /// The application.
-    pub app_id: String,
+    pub app_id: AppId,
     /// The delivery it belongs to.
-    pub delivery_id: Option<String>,
+    pub delivery_id: Option<DeliveryId>,
     /// The URL called.
     pub url: String,
     /// How it went.
@@ -42,9 +43,9 @@ pub struct AttemptRow {
 #[derive(Debug, Clone, Default)]
 pub struct AttemptFilter {
     /// Only this message's.
-    pub message_id: Option<String>,
+    pub message_id: Option<MessageId>,
     /// Only this endpoint's.
-    pub endpoint_id: Option<String>,
+    pub endpoint_id: Option<EndpointId>,
     /// Only with this status.
     pub status: Option<MessageStatus>,
     /// Only responses in this class: 0 (none), 100, 200, 300, 400 or 500.
@@ -95,7 +96,7 @@ pub async fn list_attempts(
         }
         crate::seek!(q, attempt::id, page).load(c).await
     })?;
-    Ok(Page::from_rows(rows, page, |r| r.id.clone()))
+    Ok(Page::from_rows(rows, page, |r| r.id.to_string()))
 }
 
 /// One attempt of a message.

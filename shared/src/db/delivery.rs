@@ -3,6 +3,7 @@
 use super::page::{Page, PageRequest};
 use super::schema::{delivery, message};
 use super::{Database, DbError};
+use crate::model::ids::{AppId, DeliveryId, EndpointId, MessageId};
 use crate::model::status::{DeliveryStatus, TriggerType};
 use crate::with_conn;
 use chrono::NaiveDateTime;
@@ -14,13 +15,13 @@ use diesel_async::RunQueryDsl;
 #[diesel(table_name = delivery)]
 pub struct DeliveryRow {
     /// `dlv_…`
-    pub id: String,
+    pub id: DeliveryId,
     /// The message.
-    pub message_id: String,
+    pub message_id: MessageId,
     /// The endpoint.
-    pub endpoint_id: String,
+    pub endpoint_id: EndpointId,
     /// The application.
-    pub app_id: String,
+    pub app_id: AppId,
     /// Where it stands.
     pub status: DeliveryStatus,
     /// Attempts made so far.
@@ -43,17 +44,17 @@ pub struct DeliveryRow {
 /// pending with its attempts starting over. Returns the delivery id.
 pub async fn schedule_manual(
     db: &Database,
-    message_id: &str,
-    endpoint_id: &str,
-    app_id: &str,
+    message_id: &MessageId,
+    endpoint_id: &EndpointId,
+    app_id: &AppId,
     at: NaiveDateTime,
-) -> Result<String, DbError> {
+) -> Result<DeliveryId, DbError> {
     let existing = delivery::table
         .filter(delivery::message_id.eq(message_id))
         .filter(delivery::endpoint_id.eq(endpoint_id))
         .select(delivery::id);
     for _ in 0..2 {
-        let found: Option<String> = with_conn!(db, c => existing.first(c).await.optional())?;
+        let found: Option<DeliveryId> = with_conn!(db, c => existing.first(c).await.optional())?;
         if let Some(id) = found {
             let reset = diesel::update(delivery::table.filter(delivery::id.eq(&id))).set((
                 delivery::status.eq(DeliveryStatus::Pending),
@@ -68,10 +69,10 @@ pub async fn schedule_manual(
             return Ok(id);
         }
         let row = DeliveryRow {
-            id: crate::model::ids::new_id(crate::model::ids::prefix::DELIVERY),
-            message_id: message_id.to_owned(),
-            endpoint_id: endpoint_id.to_owned(),
-            app_id: app_id.to_owned(),
+            id: DeliveryId::generate(),
+            message_id: message_id.clone(),
+            endpoint_id: endpoint_id.clone(),
+            app_id: app_id.clone(),
             status: DeliveryStatus::Pending,
             attempt_count: 0,
             next_attempt_at: at,
@@ -128,7 +129,7 @@ pub async fn deliveries_of_message(
         let base = delivery::table.filter(delivery::message_id.eq(message_id)).into_boxed();
         crate::seek!(base, delivery::endpoint_id, page).load(c).await
     })?;
-    Ok(Page::from_rows(rows, page, |r| r.endpoint_id.clone()))
+    Ok(Page::from_rows(rows, page, |r| r.endpoint_id.to_string()))
 }
 
 /// A page of one endpoint's deliveries, keyed by message id (newest message first unless asked
@@ -152,5 +153,5 @@ pub async fn deliveries_of_endpoint(
         }
         crate::seek!(q, delivery::message_id, page).load(c).await
     })?;
-    Ok(Page::from_rows(rows, page, |r| r.message_id.clone()))
+    Ok(Page::from_rows(rows, page, |r| r.message_id.to_string()))
 }

@@ -4,6 +4,7 @@ use super::json_text::{JsonText, Names, StringMap};
 use super::page::{Page, PageRequest};
 use super::schema::{delivery, endpoint};
 use super::{Database, DbError};
+use crate::model::ids::{AppId, EndpointId, IdOrUid};
 use crate::model::secret::PreviousSecret;
 use crate::with_conn;
 use chrono::NaiveDateTime;
@@ -15,9 +16,9 @@ use diesel_async::RunQueryDsl;
 #[diesel(table_name = endpoint)]
 pub struct EndpointRow {
     /// `ep_…`
-    pub id: String,
+    pub id: EndpointId,
     /// Owning application.
-    pub app_id: String,
+    pub app_id: AppId,
     /// Caller-chosen unique name within the application.
     pub uid: Option<String>,
     /// Where deliveries go.
@@ -57,12 +58,21 @@ pub async fn insert_endpoint(db: &Database, row: &EndpointRow) -> Result<(), DbE
 }
 
 /// The application's endpoint with this id or uid (the id wins a tie).
-pub async fn find_endpoint(db: &Database, app_id: &str, id_or_uid: &str) -> Result<Option<EndpointRow>, DbError> {
-    let query = endpoint::table
-        .filter(endpoint::app_id.eq(app_id))
-        .filter(endpoint::id.eq(id_or_uid).or(endpoint::uid.eq(id_or_uid)));
-    let mut rows: Vec<EndpointRow> = crate::with_conn_retrying!(db, c => query.load(c).await)?;
-    rows.sort_by_key(|r| r.id != id_or_uid);
+pub async fn find_endpoint(
+    db: &Database,
+    app_id: &AppId,
+    which: &IdOrUid<EndpointId>,
+) -> Result<Option<EndpointRow>, DbError> {
+    let text = which.text();
+    let mut rows: Vec<EndpointRow> = crate::with_conn_retrying!(db, c => {
+        let query = endpoint::table.filter(endpoint::app_id.eq(app_id)).into_boxed();
+        let query = match which {
+            IdOrUid::Id(_) => query.filter(endpoint::id.eq(text).or(endpoint::uid.eq(text))),
+            IdOrUid::Uid(_) => query.filter(endpoint::uid.eq(text)),
+        };
+        query.load(c).await
+    })?;
+    rows.sort_by_key(|r| r.id.as_str() != text);
     Ok(rows.into_iter().next())
 }
 
@@ -72,7 +82,7 @@ pub async fn list_endpoints(db: &Database, app_id: &str, page: &PageRequest) -> 
         let base = endpoint::table.filter(endpoint::app_id.eq(app_id)).into_boxed();
         crate::seek!(base, endpoint::id, page).load(c).await
     })?;
-    Ok(Page::from_rows(rows, page, |r| r.id.clone()))
+    Ok(Page::from_rows(rows, page, |r| r.id.to_string()))
 }
 
 /// Every enabled endpoint of these applications (for fan-out).
@@ -148,7 +158,7 @@ pub async fn delivery_counts(
 }
 
 /// The endpoints with these ids (in no particular order).
-pub async fn endpoints_by_ids(db: &Database, ids: &[String]) -> Result<Vec<EndpointRow>, DbError> {
+pub async fn endpoints_by_ids(db: &Database, ids: &[EndpointId]) -> Result<Vec<EndpointRow>, DbError> {
     let query = endpoint::table.filter(endpoint::id.eq_any(ids.to_vec()));
     Ok(crate::with_conn_retrying!(db, c => query.clone().load(c).await)?)
 }

@@ -63,7 +63,7 @@ pub async fn list_event_types(
             .into_boxed();
         crate::seek!(base, event_type::name, page).load(c).await
     })?;
-    Ok(Page::from_rows(rows, page, |r| r.name.clone()))
+    Ok(Page::from_rows(rows, page, |r| r.name.to_string()))
 }
 
 /// Saves every field of an existing event type.

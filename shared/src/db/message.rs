@@ -6,6 +6,7 @@ use super::json_text::{JsonText, Names};
 use super::page::{Page, PageRequest};
 use super::schema::message;
 use super::{Database, DbError};
+use crate::model::ids::{AppId, IdOrUid, MessageId};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -16,9 +17,9 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 #[diesel(table_name = message)]
 pub struct MessageRow {
     /// `msg_…`
-    pub id: String,
+    pub id: MessageId,
     /// Owning application.
-    pub app_id: String,
+    pub app_id: AppId,
     /// Owning organisation.
     pub org_id: String,
     /// Event type name.
@@ -71,13 +72,22 @@ pub async fn insert_message(db: &Database, row: &MessageRow, key: KeyedBy<'_>) -
     }).await)
 }
 
-/// The application's message with this id or event id.
-pub async fn find_message(db: &Database, app_id: &str, id_or_event_id: &str) -> Result<Option<MessageRow>, DbError> {
-    let query = message::table
-        .filter(message::app_id.eq(app_id))
-        .filter(message::id.eq(id_or_event_id).or(message::event_id.eq(id_or_event_id)));
-    let mut rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => query.load(c).await)?;
-    rows.sort_by_key(|r| r.id != id_or_event_id);
+/// The application's message with this id or event id (the id wins a tie).
+pub async fn find_message(
+    db: &Database,
+    app_id: &AppId,
+    which: &IdOrUid<MessageId>,
+) -> Result<Option<MessageRow>, DbError> {
+    let text = which.text();
+    let mut rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => {
+        let query = message::table.filter(message::app_id.eq(app_id)).into_boxed();
+        let query = match which {
+            IdOrUid::Id(_) => query.filter(message::id.eq(text).or(message::event_id.eq(text))),
+            IdOrUid::Uid(_) => query.filter(message::event_id.eq(text)),
+        };
+        query.load(c).await
+    })?;
+    rows.sort_by_key(|r| r.id.as_str() != text);
     Ok(rows.into_iter().next())
 }
 
@@ -165,7 +175,7 @@ pub async fn list_messages(
         q = matching_messages!(q, filter);
         crate::seek!(q, message::id, page).load(c).await
     })?;
-    Ok(Page::from_rows(rows, page, |r| r.id.clone()))
+    Ok(Page::from_rows(rows, page, |r| r.id.to_string()))
 }
 
 /// Removes a message's payload (the record and its attempts stay).
@@ -178,7 +188,7 @@ pub async fn expunge_payload(db: &Database, id: &str) -> Result<bool, DbError> {
 }
 
 /// The messages with these ids (in no particular order).
-pub async fn messages_by_ids(db: &Database, ids: &[String]) -> Result<Vec<MessageRow>, DbError> {
+pub async fn messages_by_ids(db: &Database, ids: &[MessageId]) -> Result<Vec<MessageRow>, DbError> {
     let query = message::table.filter(message::id.eq_any(ids.to_vec()));
     Ok(crate::with_conn_retrying!(db, c => query.clone().load(c).await)?)
 }

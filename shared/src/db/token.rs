@@ -2,6 +2,7 @@
 
 use super::schema::api_token;
 use super::{Database, DbError};
+use crate::model::ids::AppId;
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -20,7 +21,7 @@ pub struct TokenRow {
     /// SHA-256 of the token's secret part.
     pub token_hash: String,
     /// Set for tokens scoped to one application.
-    pub app_id: Option<String>,
+    pub app_id: Option<AppId>,
     /// Created.
     pub created_at: NaiveDateTime,
     /// Stops working at.

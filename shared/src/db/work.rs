@@ -8,6 +8,7 @@ use super::delivery::DeliveryRow;
 use super::message::MessageRow;
 use super::schema::{attempt, delivery, message};
 use super::{Conn, Database, DbError};
+use crate::model::ids::{DeliveryId, MessageId};
 use crate::model::status::{DeliveryStatus, TriggerType};
 use crate::with_conn;
 use chrono::NaiveDateTime;
@@ -135,14 +136,14 @@ pub async fn claim_due(
 pub async fn fan_out(
     db: &Database,
     rows: &[DeliveryRow],
-    message_ids: &[String],
+    message_ids: &[MessageId],
     at: NaiveDateTime,
 ) -> Result<Vec<DeliveryRow>, DbError> {
     let marked = || {
         let target = message::table.filter(message::id.eq_any(message_ids)).filter(message::dispatched_at.is_null());
         diesel::update(target).set(message::dispatched_at.eq(Some(at)))
     };
-    let created: Vec<String> = match db.get().await? {
+    let created: Vec<DeliveryId> = match db.get().await? {
         Conn::Postgres(mut c) => {
             c.transaction(async |c| {
                 let created = if rows.is_empty() {
@@ -174,7 +175,7 @@ pub async fn fan_out(
                 let mut created = Vec::new();
                 for row in rows {
                     let insert = diesel::insert_or_ignore_into(delivery::table).values(row);
-                    created.extend(insert.returning(delivery::id).get_result::<String>(c).await.optional()?);
+                    created.extend(insert.returning(delivery::id).get_result::<DeliveryId>(c).await.optional()?);
                 }
                 marked().execute(c).await?;
                 Ok::<_, diesel::result::Error>(created)
@@ -189,7 +190,7 @@ pub async fn fan_out(
 #[derive(Debug, Clone)]
 pub struct Finish {
     /// The delivery.
-    pub id: String,
+    pub id: DeliveryId,
     /// Its new status.
     pub status: DeliveryStatus,
     /// Attempts made, this one included.
@@ -279,7 +280,7 @@ pub async fn record_batch(
 /// Hands back deliveries `owner` holds but never attempted (it is stopping): due again at `now`,
 /// for any worker, in the state they were taken in (waiting for a first try, or for a retry).
 /// Returns how many. Without this they would wait for their leases to lapse.
-pub async fn release(db: &Database, owner: &str, ids: &[String], now: NaiveDateTime) -> Result<usize, DbError> {
+pub async fn release(db: &Database, owner: &str, ids: &[DeliveryId], now: NaiveDateTime) -> Result<usize, DbError> {
     let held = || {
         delivery::table
             .filter(delivery::id.eq_any(ids))

@@ -13,7 +13,7 @@ use herald::db::application::{
     ApplicationRow, delete_application, find_application, insert_application, list_applications, update_application,
 };
 use herald::db::page::Order;
-use herald::model::ids::{is_id, new_id, prefix};
+use herald::model::ids::{AppId, IdOrUid, is_id, prefix};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -67,7 +67,7 @@ impl From<ApplicationRow> for ApplicationOut {
     fn from(row: ApplicationRow) -> Self {
         ApplicationOut {
             metadata: row.metadata.into_inner(),
-            id: row.id,
+            id: row.id.into(),
             uid: row.uid,
             name: row.name,
             throttle_rate: row.rate_limit,
@@ -97,7 +97,8 @@ fn check_fields(name: Option<&str>, uid: Option<&str>, throttle: Option<u64>) ->
 
 /// The caller's application addressed by id or uid; 404 for anything it may not see.
 pub async fn visible_app(context: &Context, caller: &Caller, id_or_uid: &str) -> Result<ApplicationRow, ApiError> {
-    let row = find_application(&context.db, &caller.org_id, id_or_uid).await?.ok_or(ApiError::NotFound)?;
+    let row =
+        find_application(&context.db, &caller.org_id, &IdOrUid::from(id_or_uid)).await?.ok_or(ApiError::NotFound)?;
     if caller.can_see_app(&row.id) { Ok(row) } else { Err(ApiError::NotFound) }
 }
 
@@ -146,7 +147,7 @@ struct CreateQuery {
 fn new_row(org: &str, body: ApplicationIn) -> ApplicationRow {
     let at = now();
     ApplicationRow {
-        id: new_id(prefix::APPLICATION),
+        id: AppId::generate(),
         org_id: org.to_owned(),
         uid: body.uid,
         name: body.name,
@@ -168,7 +169,7 @@ async fn create(
     check_fields(Some(&body.name), body.uid.as_deref(), body.throttle_rate)?;
     if query.get_if_exists
         && let Some(uid) = &body.uid
-        && let Some(existing) = find_application(&context.db, &caller.org_id, uid).await?
+        && let Some(existing) = find_application(&context.db, &caller.org_id, &IdOrUid::from(uid.as_str())).await?
     {
         return Ok(HttpResponse::Ok().json(ApplicationOut::from(existing)));
     }
@@ -192,7 +193,7 @@ async fn update(
     caller.require_org()?;
     let body = body.into_inner();
     check_fields(Some(&body.name), body.uid.as_deref(), body.throttle_rate)?;
-    match find_application(&context.db, &caller.org_id, &path).await? {
+    match find_application(&context.db, &caller.org_id, &IdOrUid::from(path.as_str())).await? {
         Some(mut row) if caller.can_see_app(&row.id) => {
             row.name = body.name;
             row.uid = body.uid;

@@ -12,6 +12,7 @@ use herald::context::Context;
 use herald::db::attempt::{AttemptFilter, AttemptRow, expunge_response, find_attempt, list_attempts};
 use herald::db::message::MessageFilter;
 use herald::db::page::Order;
+use herald::model::ids::EndpointId;
 use herald::model::status::MessageStatus;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -124,7 +125,11 @@ async fn by_message(
 ) -> Result<HttpResponse, ApiError> {
     let filter = query.attempts(&req)?;
     let message = visible_message(&context, &caller, &path.0, &path.1).await?;
-    let filter = AttemptFilter { message_id: Some(message.id), endpoint_id: query.endpoint_id.clone(), ..filter };
+    let filter = AttemptFilter {
+        message_id: Some(message.id),
+        endpoint_id: query.endpoint_id.clone().map(EndpointId::from_unchecked),
+        ..filter
+    };
     list(&context, &message.app_id, filter, &page, query.with_content.unwrap_or(true)).await
 }
 

@@ -16,7 +16,7 @@ pub struct Caller {
     /// The organisation the token acts for.
     pub org_id: String,
     /// Set for app-portal tokens: the one application they may see.
-    pub app_id: Option<String>,
+    pub app_id: Option<herald::model::ids::AppId>,
     /// The token's id.
     pub token_id: String,
 }

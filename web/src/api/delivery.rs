@@ -15,6 +15,7 @@ use herald::db::delivery::{DeliveryRow, deliveries_of_endpoint, deliveries_of_me
 use herald::db::endpoint::endpoints_by_ids;
 use herald::db::message::messages_by_ids;
 use herald::db::page::{Order, Page};
+use herald::model::ids::{EndpointId, MessageId};
 use herald::model::status::{DeliveryStatus, MessageStatus};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -48,8 +49,8 @@ async fn endpoints_of_message(
 ) -> Result<HttpResponse, ApiError> {
     let message = visible_message(&context, &caller, &path.0, &path.1).await?;
     let deliveries = deliveries_of_message(&context.db, &message.id, &page.page(Order::Ascending)).await?;
-    let ids: Vec<String> = deliveries.data.iter().map(|d| d.endpoint_id.clone()).collect();
-    let endpoints: HashMap<String, _> =
+    let ids: Vec<EndpointId> = deliveries.data.iter().map(|d| d.endpoint_id.clone()).collect();
+    let endpoints: HashMap<EndpointId, _> =
         endpoints_by_ids(&context.db, &ids).await?.into_iter().map(|e| (e.id.clone(), e)).collect();
     // An endpoint deleted meanwhile took its delivery with it: it is left out.
     let out = list_of(deliveries, |d| endpoints.get(&d.endpoint_id).map(|e| json!(EndpointOut::from(e.clone()))));
@@ -76,8 +77,8 @@ async fn messages_of_endpoint(
     let endpoint = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
     let request = page.page_of_bodies(Order::Descending, context.config.with(|c| c.api.max_payload_bytes));
     let deliveries = deliveries_of_endpoint(&context.db, &endpoint.id, statuses, &messages, &request).await?;
-    let ids: Vec<String> = deliveries.data.iter().map(|d| d.message_id.clone()).collect();
-    let messages: HashMap<String, _> =
+    let ids: Vec<MessageId> = deliveries.data.iter().map(|d| d.message_id.clone()).collect();
+    let messages: HashMap<MessageId, _> =
         messages_by_ids(&context.db, &ids).await?.into_iter().map(|m| (m.id.clone(), m)).collect();
     let with_content = content.with_content.unwrap_or(true);
     let out =

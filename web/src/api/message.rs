@@ -17,7 +17,7 @@ use herald::db::message::{
     MessageFilter, MessageRow, expunge_payload, find_message, insert_message, insert_message_for_app, list_messages,
 };
 use herald::db::page::Order;
-use herald::model::ids::{new_id, prefix};
+use herald::model::ids::{AppId, IdOrUid, MessageId};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -71,7 +71,7 @@ impl MessageOut {
         MessageOut {
             channels: row.channels.map(JsonText::into_inner),
             tags: row.tags.map(JsonText::into_inner),
-            id: row.id,
+            id: row.id.into(),
             event_type: row.event_type,
             event_id: row.event_id,
             payload,
@@ -128,8 +128,9 @@ async fn create(
     let at = now();
     let retention = body.payload_retention_period.unwrap_or(RETENTION_DAYS.0);
     let mut row = MessageRow {
-        id: new_id(prefix::MESSAGE),
-        app_id: String::new(),
+        id: MessageId::generate(),
+        // Set by the insert, which finds the application in the same statement.
+        app_id: AppId::from_unchecked(""),
         org_id: caller.org_id.clone(),
         event_type: body.event_type,
         event_id: body.event_id,
@@ -213,7 +214,7 @@ async fn list(
 /// The caller's message `{app_id}/{msg_id}` (id or event id); 404 for anything it may not see.
 pub async fn visible_message(context: &Context, caller: &Caller, app: &str, msg: &str) -> Result<MessageRow, ApiError> {
     let app = visible_app(context, caller, app).await?;
-    find_message(&context.db, &app.id, msg).await?.ok_or(ApiError::NotFound)
+    find_message(&context.db, &app.id, &IdOrUid::from(msg)).await?.ok_or(ApiError::NotFound)
 }
 
 async fn get(

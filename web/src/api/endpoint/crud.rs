@@ -15,7 +15,7 @@ use herald::db::endpoint::{
 };
 use herald::db::json_text::Names;
 use herald::db::page::Order;
-use herald::model::ids::{is_id, new_id, prefix};
+use herald::model::ids::{AppId, EndpointId, IdOrUid, is_id, prefix};
 use herald::model::secret;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -155,7 +155,7 @@ pub(super) async fn list(
     Ok(HttpResponse::Ok().json(ListOut::from_page(page, EndpointOut::from)))
 }
 
-fn new_row(context: &Context, app_id: &str, body: EndpointIn) -> Result<EndpointRow, ApiError> {
+fn new_row(context: &Context, app_id: &AppId, body: EndpointIn) -> Result<EndpointRow, ApiError> {
     let plain = match body.secret {
         Some(given) => secret::normalized(&given),
         None => secret::generate().ok_or_else(|| ApiError::Internal("random source failed".into()))?,
@@ -163,8 +163,8 @@ fn new_row(context: &Context, app_id: &str, body: EndpointIn) -> Result<Endpoint
     let sealed = context.secrets.seal(&plain).map_err(|e| ApiError::Internal(e.to_string()))?;
     let at = now();
     Ok(EndpointRow {
-        id: new_id(prefix::ENDPOINT),
-        app_id: app_id.to_owned(),
+        id: EndpointId::generate(),
+        app_id: app_id.clone(),
         uid: body.uid,
         url: body.url,
         description: body.description,
@@ -238,7 +238,7 @@ pub(super) async fn update(
     check_in(&body)?;
     body.url = url_field(&body.url)?;
     let app = visible_app(&context, &caller, &path.0).await?;
-    match find_endpoint(&context.db, &app.id, &path.1).await? {
+    match find_endpoint(&context.db, &app.id, &IdOrUid::from(path.1.as_str())).await? {
         Some(_) => {
             let (row, ()) =
                 change(&context, &caller, (&path.0, &path.1), |row| Ok((full_update(row, &body), ()))).await?;

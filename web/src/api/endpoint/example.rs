@@ -7,7 +7,6 @@ use crate::api::extract::{Checks, valid_name};
 use actix_web::{HttpResponse, web};
 use herald::clock::now;
 use herald::context::Context;
-use herald::model::ids::{new_id, prefix};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -43,7 +42,7 @@ pub(super) async fn send_example(
     let event_type = herald::db::event_type::find_event_type(&context.db, &caller.org_id, &body.event_type).await?;
     let at = now();
     let row = herald::db::message::MessageRow {
-        id: new_id(prefix::MESSAGE),
+        id: herald::model::ids::MessageId::generate(),
         app_id: endpoint.app_id.clone(),
         org_id: caller.org_id.clone(),
         event_type: body.into_inner().event_type,

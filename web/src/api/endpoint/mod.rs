@@ -19,6 +19,7 @@ use herald::clock::now;
 use herald::context::Context;
 use herald::db::JsonText;
 use herald::db::endpoint::{EndpointChanges, EndpointRow, change_endpoint, find_endpoint};
+use herald::model::ids::IdOrUid;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -65,7 +66,7 @@ impl From<EndpointRow> for EndpointOut {
             event_types: row.filter_types.map(JsonText::into_inner),
             channels: row.channels.map(JsonText::into_inner),
             metadata: row.metadata.into_inner(),
-            id: row.id,
+            id: row.id.into(),
             uid: row.uid,
             url: row.url,
             description: row.description,
@@ -86,7 +87,7 @@ pub async fn visible_endpoint(
     endpoint: &str,
 ) -> Result<EndpointRow, ApiError> {
     let app = visible_app(context, caller, app).await?;
-    find_endpoint(&context.db, &app.id, endpoint).await?.ok_or(ApiError::NotFound)
+    find_endpoint(&context.db, &app.id, &IdOrUid::from(endpoint)).await?.ok_or(ApiError::NotFound)
 }
 
 /// How often a change is worked out again on a fresher copy of the endpoint when other changes
@@ -108,7 +109,9 @@ async fn change<T>(
         let (mut changes, made) = change(&row)?;
         changes.updated_at = Some(now());
         if change_endpoint(&context.db, &row.id, row.version, &changes).await? {
-            let changed = find_endpoint(&context.db, &row.app_id, &row.id).await?.ok_or(ApiError::NotFound)?;
+            let changed = find_endpoint(&context.db, &row.app_id, &IdOrUid::Id(row.id.clone()))
+                .await?
+                .ok_or(ApiError::NotFound)?;
             return Ok((changed, made));
         }
     }
