@@ -76,10 +76,10 @@ fn finish(outcome: anyhow::Result<()>, log: Option<&slog::Logger>) -> ExitCode {
     match log {
         Some(log) => {
             // The outermost context says what failed; the rest of the chain says why.
-            let why: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
-            slog::error!(log, "{}", e; "error" => why.join(": "));
+            let why = e.source().map(herald::error::chain).unwrap_or_default();
+            slog::error!(log, "{}", e; "error" => why);
         }
-        None => eprintln!("herald-admin: {e:#}"),
+        None => eprintln!("herald-admin: {}", herald::error::chain(&*e)),
     }
     ExitCode::FAILURE
 }

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            slog::error!(booted.log, "cannot serve"; "error" => format!("{e:#}"));
+            slog::error!(booted.log, "cannot serve"; "error" => herald::error::chain(&*e));
             ExitCode::FAILURE
         }
     }

@@ -40,10 +40,16 @@ pub const UNSIGNED: &str =
     "not sent: the endpoint's signing secret cannot be decrypted with the configured secrets.keys";
 
 /// The signing keys in force: the current secret and rotated ones still in their grace period;
-/// `None` when any of them cannot be opened (a wrong or rotated-away `secrets.keys`).
-fn signing_keys(context: &Context, endpoint: &EndpointRow, at: NaiveDateTime) -> Option<Vec<Vec<u8>>> {
+/// `None` when any of them cannot be opened (a wrong or rotated-away `secrets.keys`). The stored
+/// list of rotated secrets has been read already (`previous`).
+fn signing_keys(
+    context: &Context,
+    endpoint: &EndpointRow,
+    previous: &[secret::PreviousSecret],
+    at: NaiveDateTime,
+) -> Option<Vec<Vec<u8>>> {
     let mut sealed = vec![endpoint.secret.clone()];
-    sealed.extend(endpoint.previous_secrets.iter().filter(|p| p.live_at(at)).map(|p| p.secret.clone()));
+    sealed.extend(previous.iter().filter(|p| p.live_at(at)).map(|p| p.secret.clone()));
     sealed.iter().map(|s| context.secrets.open(s).ok().and_then(|plain| secret::key_bytes(&plain))).collect()
 }
 
@@ -56,18 +62,6 @@ async fn read_capped(response: &mut reqwest::Response, max: usize) -> Result<Vec
         kept.extend_from_slice(&chunk[..chunk.len().min(max - kept.len())]);
     }
     Ok(kept)
-}
-
-/// An error with its causes, for the attempt record.
-fn error_chain(e: &reqwest::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 async fn attempt(
@@ -100,7 +94,20 @@ async fn attempt(
     };
     let [id_header, timestamp_header, signature_name] = style.names();
     let timestamp = herald::clock::unix_seconds();
-    let Some(keys) = signing_keys(context, endpoint, now()) else {
+    // What the endpoint stores must read, or nothing is sent: not without its rotated secrets'
+    // signatures, nor without the custom headers its receiver may need.
+    let stored = |column, e: herald::db::json_text::CorruptJson| {
+        fail(format!("not sent: {}", e.in_row("endpoint", &endpoint.id, column)), 0)
+    };
+    let previous = match endpoint.previous_secrets.get() {
+        Ok(previous) => previous,
+        Err(e) => return stored("previous_secrets", e),
+    };
+    let custom = match endpoint.headers.get() {
+        Ok(custom) => custom,
+        Err(e) => return stored("headers", e),
+    };
+    let Some(keys) = signing_keys(context, endpoint, previous, now()) else {
         return Outcome { unsigned: true, ..fail(UNSIGNED.to_owned(), 0) };
     };
     let mut request = client
@@ -110,7 +117,6 @@ async fn attempt(
         .header(id_header, message_id)
         .header(timestamp_header, timestamp.to_string())
         .header(signature_name, signature_header(&keys, message_id, timestamp, body.as_bytes()));
-    let custom = &*endpoint.headers;
     for (name, value) in custom {
         request = request.header(name, value);
     }
@@ -129,10 +135,12 @@ async fn attempt(
                     retry_after,
                 },
                 // A body cut short (timed out, reset) is not an answer: the attempt failed.
-                Err(e) => fail(format!("reading the response failed: {}", error_chain(&e)), i32::from(code.as_u16())),
+                Err(e) => {
+                    fail(format!("reading the response failed: {}", herald::error::chain(&e)), i32::from(code.as_u16()))
+                }
             }
         }
-        Err(e) => fail(error_chain(&e), 0),
+        Err(e) => fail(herald::error::chain(&e), 0),
     }
 }
 

@@ -5,24 +5,48 @@ use crate::runner::{Endpoints, Messages, Runner};
 use crate::slots::Slot;
 use chrono::NaiveDateTime;
 use herald::context::Context;
-use herald::db::DbError;
 use herald::db::delivery::DeliveryRow;
 use herald::db::endpoint::{EndpointRow, enabled_endpoints};
+use herald::db::json_text::{CorruptJson, Names};
 use herald::db::message::{MessageRow, messages_by_ids};
 use herald::db::work::undispatched_messages;
+use herald::db::{DbError, JsonText};
 use herald::model::ids::{DeliveryId, MessageId};
 use herald::model::status::{DeliveryStatus, TriggerType};
+use slog::error;
 use std::sync::Arc;
 
 /// Messages fanned out per round.
 const BATCH: i64 = 100;
 
-/// Whether `endpoint` wants `message`: its event-type filter and channels (if any) match.
-pub fn wants(endpoint: &EndpointRow, message: &MessageRow) -> bool {
-    let types_ok = endpoint.filter_types.as_deref().is_none_or(|types| types.contains(&message.event_type));
-    let channels_ok = match endpoint.channels.as_deref() {
+/// An endpoint's filters, read: event types and channels, each `None` when it takes all.
+struct Filters<'a> {
+    types: Option<&'a Names>,
+    channels: Option<&'a Names>,
+}
+
+/// The endpoint's filters, or the error naming it when a stored filter does not read.
+fn filters(endpoint: &EndpointRow) -> Result<Filters<'_>, CorruptJson> {
+    fn read<'a>(stored: &'a Option<JsonText<Names>>, id: &str, column: &str) -> Result<Option<&'a Names>, CorruptJson> {
+        stored.as_ref().map(|s| s.get().map_err(|e| e.in_row("endpoint", id, column))).transpose()
+    }
+    Ok(Filters {
+        types: read(&endpoint.filter_types, &endpoint.id, "filter_types")?,
+        channels: read(&endpoint.channels, &endpoint.id, "channels")?,
+    })
+}
+
+/// Whether an endpoint with `filters` wants `message`: its event-type filter and channels (if
+/// any) match. A message whose channels do not read matches no channel filter.
+fn wants(filters: &Filters<'_>, message: &MessageRow) -> bool {
+    let types_ok = filters.types.is_none_or(|types| types.contains(&message.event_type));
+    let channels_ok = match filters.channels {
         None => true,
-        Some(wanted) => message.channels.as_deref().is_some_and(|sent| sent.iter().any(|c| wanted.contains(c))),
+        Some(wanted) => message
+            .channels
+            .as_ref()
+            .and_then(|sent| sent.get().ok())
+            .is_some_and(|sent| sent.iter().any(|c| wanted.contains(c))),
     };
     types_ok && channels_ok
 }
@@ -82,10 +106,30 @@ async fn fan_out(
     apps.sort_unstable();
     apps.dedup();
     let endpoints = enabled_endpoints(&context.db, &apps).await?;
+    // Stored values that do not read are errors, said with their row: such an endpoint gets
+    // nothing from this round (rather than everything), the rest fan out as usual.
+    let readable: Vec<(&EndpointRow, Filters<'_>)> = endpoints
+        .iter()
+        .filter_map(|e| match filters(e) {
+            Ok(f) => Some((e, f)),
+            Err(error) => {
+                error!(context.log, "endpoint left out of the fan-out"; "error" => error.to_string());
+                None
+            }
+        })
+        .collect();
+    for message in &messages {
+        if let Some(Err(error)) = message.channels.as_ref().map(JsonText::get) {
+            let error = error.in_row("message", &message.id, "channels");
+            error!(context.log, "message matches no channel filter"; "error" => error.to_string());
+        }
+    }
     let (owner, lease_until) = (runner.owner(), runner.lease_until(now));
     let wanted: Vec<(&MessageRow, &EndpointRow)> = messages
         .iter()
-        .flat_map(|m| endpoints.iter().filter(move |e| e.app_id == m.app_id && wants(e, m)).map(move |e| (m, e)))
+        .flat_map(|m| {
+            readable.iter().filter(move |(e, f)| e.app_id == m.app_id && wants(f, m)).map(move |(e, _)| (m, *e))
+        })
         .collect();
     let slots = runner.reserve(wanted.len());
     let rows: Vec<DeliveryRow> = wanted

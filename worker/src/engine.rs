@@ -86,7 +86,7 @@ pub async fn run(context: Context, mut stop: StopSignal) {
         Ok(client) => client,
         Err(e) => {
             // Nothing can be delivered: stop, rather than look healthy and do nothing.
-            error!(log, "cannot build the delivery client; exiting"; "error" => format!("{e:#}"));
+            error!(log, "cannot build the delivery client; exiting"; "error" => herald::error::chain(&*e));
             std::process::exit(1);
         }
     };

@@ -89,7 +89,7 @@ async fn report(context: &Context, batch: &[Recorded], unsigned_logged: &mut Has
             }
         }
         let succeeded = done.finish.status == DeliveryStatus::Succeeded;
-        last.insert(done.endpoint.id.as_str(), succeeded);
+        last.insert(&done.endpoint.id, succeeded);
         let label = match done.finish.status {
             DeliveryStatus::Succeeded => "success",
             DeliveryStatus::Exhausted => "exhausted",

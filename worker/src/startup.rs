@@ -38,12 +38,13 @@ impl Application {
             timeouts: |c: &Config| (Duration::ZERO, c.worker.shutdown_timeout),
             routes: |_, _| {},
         };
-        // The engine uses the process context's own pool (the server's thread has another).
+        // The engine uses the process context's own pool (the server's thread has another). It
+        // runs on a task of its own: a server that cannot serve ends the process at once, and
+        // the engine's end is awaited only after a stop.
         self.context.metrics.track_pool(&self.context.db);
-        let engine = crate::engine::run(self.context.clone(), self.stop.clone());
-        let health = serve(self.listener, self.context, plan, self.stop);
-        let ((), served) = tokio::join!(engine, health);
-        served?;
+        let engine = actix_web::rt::spawn(crate::engine::run(self.context.clone(), self.stop.clone()));
+        serve(self.listener, self.context, plan, self.stop).await?;
+        let _ = engine.await;
         Ok(())
     }
 }

@@ -46,13 +46,11 @@ pub async fn find_application(
     which: &IdOrUid<AppId>,
 ) -> Result<Option<ApplicationRow>, DbError> {
     let text = which.text();
-    let mut rows: Vec<ApplicationRow> = crate::with_conn_retrying!(db, c => {
-        let query = application::table.filter(application::org_id.eq(org)).into_boxed();
-        let query = match which {
-            IdOrUid::Id(_) => query.filter(application::id.eq(text).or(application::uid.eq(text))),
-            IdOrUid::Uid(_) => query.filter(application::uid.eq(text)),
-        };
-        query.load(c).await
+    // Two fixed statements, not one built per call: each is prepared once per connection.
+    let in_org = application::table.filter(application::org_id.eq(org));
+    let mut rows: Vec<ApplicationRow> = crate::with_conn_retrying!(db, c => match which {
+        IdOrUid::Id(_) => in_org.filter(application::id.eq(text).or(application::uid.eq(text))).load(c).await,
+        IdOrUid::Uid(_) => in_org.filter(application::uid.eq(text)).load(c).await,
     })?;
     // An id and another application's uid could be equal; the id wins, as in Svix.
     rows.sort_by_key(|r| r.id.as_str() != text);
@@ -76,7 +74,7 @@ pub async fn update_application(db: &Database, row: &ApplicationRow) -> Result<(
 }
 
 /// Deletes an application and, by cascade, everything it owns.
-pub async fn delete_application(db: &Database, org: &str, id: &str) -> Result<bool, DbError> {
+pub async fn delete_application(db: &Database, org: &str, id: &AppId) -> Result<bool, DbError> {
     let target = application::table.filter(application::id.eq(id)).filter(application::org_id.eq(org));
     Ok(with_conn!(db, c => diesel::delete(target).execute(c).await)? > 0)
 }

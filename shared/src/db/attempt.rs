@@ -61,7 +61,7 @@ pub struct AttemptFilter {
 /// A page of an application's attempts, newest first by default.
 pub async fn list_attempts(
     db: &Database,
-    app_id: &str,
+    app_id: &AppId,
     filter: &AttemptFilter,
     page: &PageRequest,
 ) -> Result<Page<AttemptRow>, DbError> {
@@ -100,13 +100,13 @@ pub async fn list_attempts(
 }
 
 /// One attempt of a message.
-pub async fn find_attempt(db: &Database, message_id: &str, id: &str) -> Result<Option<AttemptRow>, DbError> {
+pub async fn find_attempt(db: &Database, message_id: &MessageId, id: &str) -> Result<Option<AttemptRow>, DbError> {
     let query = attempt::table.filter(attempt::message_id.eq(message_id)).filter(attempt::id.eq(id));
     Ok(crate::with_conn_retrying!(db, c => query.first(c).await.optional())?)
 }
 
 /// Removes an attempt's stored response body.
-pub async fn expunge_response(db: &Database, id: &str) -> Result<bool, DbError> {
+pub async fn expunge_response(db: &Database, id: &AttemptId) -> Result<bool, DbError> {
     let target = attempt::table.filter(attempt::id.eq(id));
     Ok(crate::with_conn_retrying!(db, c => diesel::update(target).set(attempt::response.eq("")).execute(c).await)? > 0)
 }

@@ -98,7 +98,7 @@ pub async fn schedule_manual(
 /// to be attempted again now. Returns how many.
 pub async fn recover_failed(
     db: &Database,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     since: NaiveDateTime,
     until: NaiveDateTime,
     at: NaiveDateTime,
@@ -122,7 +122,7 @@ pub async fn recover_failed(
 /// A page of one message's deliveries (one per endpoint it went to), keyed by endpoint id.
 pub async fn deliveries_of_message(
     db: &Database,
-    message_id: &str,
+    message_id: &MessageId,
     page: &PageRequest,
 ) -> Result<Page<DeliveryRow>, DbError> {
     let rows: Vec<DeliveryRow> = crate::with_conn_retrying!(db, c => {
@@ -136,7 +136,7 @@ pub async fn deliveries_of_message(
 /// otherwise); only deliveries in `statuses` (all when empty) of messages matching `messages`.
 pub async fn deliveries_of_endpoint(
     db: &Database,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
     statuses: &[DeliveryStatus],
     messages: &super::message::MessageFilter,
     page: &PageRequest,

@@ -64,20 +64,18 @@ pub async fn find_endpoint(
     which: &IdOrUid<EndpointId>,
 ) -> Result<Option<EndpointRow>, DbError> {
     let text = which.text();
-    let mut rows: Vec<EndpointRow> = crate::with_conn_retrying!(db, c => {
-        let query = endpoint::table.filter(endpoint::app_id.eq(app_id)).into_boxed();
-        let query = match which {
-            IdOrUid::Id(_) => query.filter(endpoint::id.eq(text).or(endpoint::uid.eq(text))),
-            IdOrUid::Uid(_) => query.filter(endpoint::uid.eq(text)),
-        };
-        query.load(c).await
+    // Two fixed statements, not one built per call: each is prepared once per connection.
+    let in_app = endpoint::table.filter(endpoint::app_id.eq(app_id));
+    let mut rows: Vec<EndpointRow> = crate::with_conn_retrying!(db, c => match which {
+        IdOrUid::Id(_) => in_app.filter(endpoint::id.eq(text).or(endpoint::uid.eq(text))).load(c).await,
+        IdOrUid::Uid(_) => in_app.filter(endpoint::uid.eq(text)).load(c).await,
     })?;
     rows.sort_by_key(|r| r.id.as_str() != text);
     Ok(rows.into_iter().next())
 }
 
 /// A page of the application's endpoints, by id.
-pub async fn list_endpoints(db: &Database, app_id: &str, page: &PageRequest) -> Result<Page<EndpointRow>, DbError> {
+pub async fn list_endpoints(db: &Database, app_id: &AppId, page: &PageRequest) -> Result<Page<EndpointRow>, DbError> {
     let rows: Vec<EndpointRow> = crate::with_conn_retrying!(db, c => {
         let base = endpoint::table.filter(endpoint::app_id.eq(app_id)).into_boxed();
         crate::seek!(base, endpoint::id, page).load(c).await
@@ -140,7 +138,7 @@ pub async fn change_endpoint(
 }
 
 /// Deletes an endpoint and, by cascade, its deliveries and attempts.
-pub async fn delete_endpoint(db: &Database, app_id: &str, id: &str) -> Result<bool, DbError> {
+pub async fn delete_endpoint(db: &Database, app_id: &AppId, id: &EndpointId) -> Result<bool, DbError> {
     let target = endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::app_id.eq(app_id));
     Ok(with_conn!(db, c => diesel::delete(target).execute(c).await)? > 0)
 }
@@ -148,7 +146,7 @@ pub async fn delete_endpoint(db: &Database, app_id: &str, id: &str) -> Result<bo
 /// How many of the endpoint's deliveries are in each status code.
 pub async fn delivery_counts(
     db: &Database,
-    endpoint_id: &str,
+    endpoint_id: &EndpointId,
 ) -> Result<Vec<(crate::model::status::DeliveryStatus, i64)>, DbError> {
     let query = delivery::table
         .filter(delivery::endpoint_id.eq(endpoint_id))
@@ -167,7 +165,7 @@ pub async fn endpoints_by_ids(db: &Database, ids: &[EndpointId]) -> Result<Vec<E
 /// it has only failed since `disable_before` or earlier. Returns true when it was disabled now.
 pub async fn record_failure(
     db: &Database,
-    id: &str,
+    id: &EndpointId,
     now: NaiveDateTime,
     disable_before: NaiveDateTime,
 ) -> Result<bool, DbError> {
@@ -188,7 +186,7 @@ pub async fn record_failure(
 }
 
 /// Notes a successful delivery: the endpoint's failure clock stops.
-pub async fn record_success(db: &Database, id: &str) -> Result<(), DbError> {
+pub async fn record_success(db: &Database, id: &EndpointId) -> Result<(), DbError> {
     let target = endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::first_failure_at.is_not_null());
     with_conn!(db, c => diesel::update(target).set(endpoint::first_failure_at.eq(None::<NaiveDateTime>)).execute(c).await)?;
     Ok(())

@@ -24,7 +24,7 @@ pub struct IdempotencyRow {
     pub key_hash: String,
     /// Who made it: the id of the token that sent it.
     pub org_id: String,
-    /// [`KeyState::InProgress`] or [`DONE`].
+    /// Whether a request is working on it or its response is stored.
     pub state: KeyState,
     /// Stored response status.
     pub response_status: Option<i32>,

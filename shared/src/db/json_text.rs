@@ -23,41 +23,66 @@ pub type StringMap = std::collections::BTreeMap<String, String>;
 /// An event type's schemas: version to JSON Schema (each an object).
 pub type Schemas = std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>;
 
-/// A `T` stored as its JSON text.
-#[derive(Debug, Clone, Default, PartialEq, Eq, AsExpression, FromSqlRow)]
+/// A `T` stored as its JSON text, parsed when the row is read. A stored text that does not parse
+/// does not fail the whole query (one bad row must not stop a batch of others): it is kept, and
+/// reading the value gives an error, which the caller reports with the row it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
 #[diesel(sql_type = Text)]
-pub struct JsonText<T>(pub T);
+pub struct JsonText<T>(Result<T, Unparsed>);
+
+/// A stored text that did not parse: the text (written back as it was if the row is saved) and
+/// why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unparsed {
+    text: String,
+    reason: String,
+}
 
 impl<T> JsonText<T> {
-    /// The value.
-    pub fn into_inner(self) -> T {
-        self.0
+    /// A value to store.
+    pub fn new(value: T) -> Self {
+        JsonText(Ok(value))
+    }
+
+    /// The value, or why the stored text is not one.
+    pub fn get(&self) -> Result<&T, CorruptJson> {
+        self.0.as_ref().map_err(|u| CorruptJson::of::<T>(u))
+    }
+
+    /// The value, or why the stored text is not one.
+    pub fn into_inner(self) -> Result<T, CorruptJson> {
+        self.0.map_err(|u| CorruptJson::of::<T>(&u))
     }
 }
 
-impl<T> std::ops::Deref for JsonText<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> From<T> for JsonText<T> {
-    fn from(value: T) -> Self {
-        JsonText(value)
+impl<T: Default> Default for JsonText<T> {
+    fn default() -> Self {
+        JsonText::new(T::default())
     }
 }
 
 /// A stored JSON text that does not parse as the type its column holds.
-#[derive(Debug, thiserror::Error)]
-#[error("stored JSON is not a valid {what}: {source}")]
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("stored JSON{row} is not a valid {what}: {reason}")]
 pub struct CorruptJson {
     /// The type the column holds.
     pub what: &'static str,
     /// Why it does not parse.
-    #[source]
-    pub source: serde_json::Error,
+    pub reason: String,
+    /// The row it was read from, once the caller has said (` of endpoint ep_…, headers`).
+    row: String,
+}
+
+impl CorruptJson {
+    fn of<T>(unparsed: &Unparsed) -> Self {
+        CorruptJson { what: std::any::type_name::<T>(), reason: unparsed.reason.clone(), row: String::new() }
+    }
+
+    /// The same error naming the row and column it was read from.
+    pub fn in_row(mut self, table: &str, id: &str, column: &str) -> Self {
+        self.row = format!(" in {table} {id}, column {column}");
+        self
+    }
 }
 
 impl<T, DB> FromSql<Text, DB> for JsonText<T>
@@ -68,22 +93,26 @@ where
 {
     fn from_sql(bytes: DB::RawValue<'_>) -> deserialize::Result<Self> {
         let text = String::from_sql(bytes)?;
-        serde_json::from_str(&text)
-            .map(JsonText)
-            .map_err(|source| CorruptJson { what: std::any::type_name::<T>(), source }.into())
+        Ok(JsonText(serde_json::from_str(&text).map_err(|e| Unparsed { reason: e.to_string(), text })))
     }
 }
 
 impl<T: Serialize + Debug> ToSql<Text, Pg> for JsonText<T> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        serde_json::to_writer(&mut *out, &self.0)?;
+        match &self.0 {
+            Ok(value) => serde_json::to_writer(&mut *out, value)?,
+            Err(unparsed) => std::io::Write::write_all(out, unparsed.text.as_bytes())?,
+        }
         Ok(IsNull::No)
     }
 }
 
 impl<T: Serialize + Debug> ToSql<Text, Mysql> for JsonText<T> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Mysql>) -> serialize::Result {
-        serde_json::to_writer(&mut *out, &self.0)?;
+        match &self.0 {
+            Ok(value) => serde_json::to_writer(&mut *out, value)?,
+            Err(unparsed) => std::io::Write::write_all(out, unparsed.text.as_bytes())?,
+        }
         Ok(IsNull::No)
     }
 }
@@ -91,7 +120,10 @@ impl<T: Serialize + Debug> ToSql<Text, Mysql> for JsonText<T> {
 impl<T: Serialize + Debug> ToSql<Text, Sqlite> for JsonText<T> {
     fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
         // SQLite binds an owned value; the text is made here, once.
-        out.set_value(serde_json::to_string(&self.0)?);
+        match &self.0 {
+            Ok(value) => out.set_value(serde_json::to_string(value)?),
+            Err(unparsed) => out.set_value(unparsed.text.as_str()),
+        }
         Ok(IsNull::No)
     }
 }
@@ -103,15 +135,19 @@ mod tests {
     #[test]
     fn a_list_is_stored_as_compact_json() {
         // Channel filters match the stored text with LIKE '%"name"%': the form must not change.
-        let text = serde_json::to_string(&JsonText(vec!["a".to_owned(), "b".to_owned()]).0).unwrap();
+        let text = serde_json::to_string(&vec!["a".to_owned(), "b".to_owned()]).unwrap();
         assert_eq!(text, r#"["a","b"]"#);
     }
 
     #[test]
-    fn corrupt_text_names_the_type_it_should_have_been() {
-        let error = serde_json::from_str::<Vec<String>>("{")
-            .map_err(|source| CorruptJson { what: std::any::type_name::<Vec<String>>(), source });
-        let text = error.unwrap_err().to_string();
-        assert!(text.starts_with("stored JSON is not a valid alloc::vec::Vec<alloc::string::String>"), "{text}");
+    fn corrupt_text_names_the_type_and_the_row() {
+        let stored: JsonText<Vec<String>> =
+            JsonText(Err(Unparsed { text: "{".into(), reason: "EOF while parsing".into() }));
+        let error = stored.get().unwrap_err().in_row("endpoint", "ep_1", "channels").to_string();
+        assert_eq!(
+            error,
+            "stored JSON in endpoint ep_1, column channels is not a valid \
+             alloc::vec::Vec<alloc::string::String>: EOF while parsing"
+        );
     }
 }

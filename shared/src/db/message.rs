@@ -79,13 +79,11 @@ pub async fn find_message(
     which: &IdOrUid<MessageId>,
 ) -> Result<Option<MessageRow>, DbError> {
     let text = which.text();
-    let mut rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => {
-        let query = message::table.filter(message::app_id.eq(app_id)).into_boxed();
-        let query = match which {
-            IdOrUid::Id(_) => query.filter(message::id.eq(text).or(message::event_id.eq(text))),
-            IdOrUid::Uid(_) => query.filter(message::event_id.eq(text)),
-        };
-        query.load(c).await
+    // Two fixed statements, not one built per call: each is prepared once per connection.
+    let in_app = message::table.filter(message::app_id.eq(app_id));
+    let mut rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => match which {
+        IdOrUid::Id(_) => in_app.filter(message::id.eq(text).or(message::event_id.eq(text))).load(c).await,
+        IdOrUid::Uid(_) => in_app.filter(message::event_id.eq(text)).load(c).await,
     })?;
     rows.sort_by_key(|r| r.id.as_str() != text);
     Ok(rows.into_iter().next())
@@ -147,7 +145,7 @@ pub(crate) use matching_messages;
 /// A page of the application's messages, newest first unless asked otherwise.
 pub async fn list_messages(
     db: &Database,
-    app_id: &str,
+    app_id: &AppId,
     filter: &MessageFilter,
     with_payload: bool,
     page: &PageRequest,
@@ -179,7 +177,7 @@ pub async fn list_messages(
 }
 
 /// Removes a message's payload (the record and its attempts stay).
-pub async fn expunge_payload(db: &Database, id: &str) -> Result<bool, DbError> {
+pub async fn expunge_payload(db: &Database, id: &MessageId) -> Result<bool, DbError> {
     let target = message::table.filter(message::id.eq(id));
     Ok(
         crate::with_conn_retrying!(db, c => diesel::update(target).set(message::payload.eq(None::<String>)).execute(c).await)?

@@ -51,9 +51,18 @@ macro_rules! lease_to {
     };
 }
 
+/// The claim statement for Postgres (`$n` binds, rows another worker is locking skipped) and for
+/// SQLite (`?` binds in order: the same value again where it is used twice), made once.
+static CLAIM_POSTGRES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let sql = claim_sql(" FOR UPDATE SKIP LOCKED");
+    (1..=4).fold(sql, |sql, n| sql.replace(&format!("{{{n}}}"), &format!("${n}")))
+});
+static CLAIM_SQLITE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| (1..=4).fold(claim_sql(""), |sql, n| sql.replace(&format!("{{{n}}}"), "?")));
+
 /// The statement that takes due deliveries, with `{n}` standing for bind parameter n (1: owner,
-/// 2: lease end, 3: now, 4: how many) and `{lock}` for the row-lock clause. Rows another worker is
-/// locking are skipped. The status numbers come from [`DeliveryStatus`].
+/// 2: lease end, 3: now, 4: how many) and `{lock}` for the row-lock clause. The status numbers
+/// come from [`DeliveryStatus`].
 fn claim_sql(lock: &str) -> String {
     let due: Vec<String> = DeliveryStatus::DUE.iter().map(|s| s.code().to_string()).collect();
     format!(
@@ -81,9 +90,7 @@ pub async fn claim_due(
     use diesel::sql_types::{BigInt, Text, Timestamp};
     Ok(match db.get().await? {
         Conn::Postgres(mut c) => {
-            let sql = claim_sql(" FOR UPDATE SKIP LOCKED");
-            let sql = (1..=4).fold(sql, |sql, n| sql.replace(&format!("{{{n}}}"), &format!("${n}")));
-            diesel::sql_query(sql)
+            diesel::sql_query(CLAIM_POSTGRES.as_str())
                 .bind::<Text, _>(owner)
                 .bind::<Timestamp, _>(lease_until)
                 .bind::<Timestamp, _>(now)
@@ -93,8 +100,7 @@ pub async fn claim_due(
         }
         Conn::Sqlite(mut c) => {
             // Positional `?` binds: the same values in the order they appear.
-            let sql = (1..=4).fold(claim_sql(""), |sql, n| sql.replace(&format!("{{{n}}}"), "?"));
-            diesel::sql_query(sql)
+            diesel::sql_query(CLAIM_SQLITE.as_str())
                 .bind::<Text, _>(owner)
                 .bind::<Timestamp, _>(lease_until)
                 .bind::<Timestamp, _>(lease_until)

@@ -50,6 +50,33 @@ fn method_label(method: &actix_web::http::Method) -> &'static str {
     }
 }
 
+/// One request's log line.
+struct Line<'a> {
+    method: &'static str,
+    path: &'a str,
+    id: &'a str,
+    status: u16,
+    started: Instant,
+}
+
+impl Line<'_> {
+    /// Writes the line; a fault on Herald's side is that line, raised, saying what it was.
+    fn write(&self, log: &Logger, fault: Option<&ServerFault>) {
+        let Line { method, path, id, status, .. } = *self;
+        let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        match fault {
+            None => info!(log, "request";
+                "method" => method, "path" => path, "status" => status, "duration_ms" => duration_ms, "request_id" => id),
+            Some(fault) if fault.unavailable => warn!(log, "request";
+                "method" => method, "path" => path, "status" => status, "duration_ms" => duration_ms,
+                "request_id" => id, "fault" => "database unavailable", "error" => &fault.error),
+            Some(fault) => error!(log, "request";
+                "method" => method, "path" => path, "status" => status, "duration_ms" => duration_ms,
+                "request_id" => id, "fault" => "internal error", "error" => &fault.error),
+        }
+    }
+}
+
 /// Middleware body (use with `actix_web::middleware::from_fn`): logs method, path, status,
 /// duration and request id, returns the id in `X-Request-Id`, and counts the request in
 /// `metrics` by route pattern.
@@ -63,25 +90,24 @@ pub async fn request_log(
     let id = request_id(&req);
     let method = method_label(req.method());
     let path = req.path().to_owned();
-    let mut response = next.call(req).await?;
+    let mut response = match next.call(req).await {
+        Ok(response) => response,
+        Err(failure) => {
+            // An error from inside (a middleware's `?`): actix answers it after this returns;
+            // say it here, with the request, as the answer it will be.
+            let answer = failure.error_response();
+            let line = Line { method, path: &path, id: &id, status: answer.status().as_u16(), started };
+            line.write(&log, answer.extensions().get::<ServerFault>());
+            return Err(failure);
+        }
+    };
     let seconds = started.elapsed().as_secs_f64();
     let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
     metrics.record_request(method, &route, response.status().as_u16(), seconds);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
-    let status = response.status().as_u16();
-    let duration_ms = seconds * 1000.0;
-    // One line per request; a fault on Herald's side is that line, raised, with the error.
-    match response.response().extensions().get::<ServerFault>() {
-        None => info!(log, "request";
-            "method" => method, "path" => path, "status" => status, "duration_ms" => duration_ms, "request_id" => id),
-        Some(fault) if fault.unavailable => warn!(log, "database unavailable";
-            "method" => method, "path" => path, "status" => status, "duration_ms" => duration_ms, "request_id" => id,
-            "error" => &fault.error),
-        Some(fault) => error!(log, "internal error";
-            "method" => method, "path" => path, "status" => status, "duration_ms" => duration_ms, "request_id" => id,
-            "error" => &fault.error),
-    }
+    let line = Line { method, path: &path, id: &id, status: response.status().as_u16(), started };
+    line.write(&log, response.response().extensions().get::<ServerFault>());
     Ok(response)
 }

@@ -63,17 +63,19 @@ pub struct ApplicationOut {
     updated_at: String,
 }
 
-impl From<ApplicationRow> for ApplicationOut {
-    fn from(row: ApplicationRow) -> Self {
-        ApplicationOut {
-            metadata: row.metadata.into_inner(),
+impl TryFrom<ApplicationRow> for ApplicationOut {
+    type Error = ApiError;
+
+    fn try_from(row: ApplicationRow) -> Result<Self, ApiError> {
+        Ok(ApplicationOut {
+            metadata: row.metadata.into_inner().map_err(|e| e.in_row("application", &row.id, "metadata"))?,
             id: row.id.into(),
             uid: row.uid,
             name: row.name,
             throttle_rate: row.rate_limit,
             created_at: timestamp(row.created_at),
             updated_at: timestamp(row.updated_at),
-        }
+        })
     }
 }
 
@@ -135,7 +137,7 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_org()?;
     let page = list_applications(&context.db, &caller.org_id, &query.page(Order::Ascending)).await?;
-    Ok(HttpResponse::Ok().json(ListOut::from_page(page, ApplicationOut::from)))
+    Ok(HttpResponse::Ok().json(ListOut::from_page(page, ApplicationOut::try_from)?))
 }
 
 #[derive(Debug, Deserialize)]
@@ -152,7 +154,7 @@ fn new_row(org: &str, body: ApplicationIn) -> ApplicationRow {
         uid: body.uid,
         name: body.name,
         rate_limit: body.throttle_rate.map(|t| t as i32),
-        metadata: JsonText(body.metadata.unwrap_or_default()),
+        metadata: JsonText::new(body.metadata.unwrap_or_default()),
         created_at: at,
         updated_at: at,
     }
@@ -171,16 +173,16 @@ async fn create(
         && let Some(uid) = &body.uid
         && let Some(existing) = find_application(&context.db, &caller.org_id, &IdOrUid::from(uid.as_str())).await?
     {
-        return Ok(HttpResponse::Ok().json(ApplicationOut::from(existing)));
+        return Ok(HttpResponse::Ok().json(ApplicationOut::try_from(existing)?));
     }
     let row = new_row(&caller.org_id, body);
     insert_application(&context.db, &row).await?;
-    Ok(HttpResponse::Created().json(ApplicationOut::from(row)))
+    Ok(HttpResponse::Created().json(ApplicationOut::try_from(row)?))
 }
 
 async fn get(context: web::Data<Context>, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let row = visible_app(&context, &caller, &path).await?;
-    Ok(HttpResponse::Ok().json(ApplicationOut::from(row)))
+    Ok(HttpResponse::Ok().json(ApplicationOut::try_from(row)?))
 }
 
 async fn update(
@@ -198,10 +200,10 @@ async fn update(
             row.name = body.name;
             row.uid = body.uid;
             row.rate_limit = body.throttle_rate.map(|t| t as i32);
-            row.metadata = JsonText(body.metadata.unwrap_or_default());
+            row.metadata = JsonText::new(body.metadata.unwrap_or_default());
             row.updated_at = now();
             update_application(&context.db, &row).await?;
-            Ok(HttpResponse::Ok().json(ApplicationOut::from(row)))
+            Ok(HttpResponse::Ok().json(ApplicationOut::try_from(row)?))
         }
         Some(_) => Err(ApiError::NotFound),
         None => {
@@ -214,7 +216,7 @@ async fn update(
             check_fields(None, body.uid.as_deref(), None)?;
             let row = new_row(&caller.org_id, body);
             insert_application(&context.db, &row).await?;
-            Ok(HttpResponse::Created().json(ApplicationOut::from(row)))
+            Ok(HttpResponse::Created().json(ApplicationOut::try_from(row)?))
         }
     }
 }
@@ -241,11 +243,11 @@ async fn patch(
         row.rate_limit = throttle.map(|t| t as i32);
     }
     if let Some(metadata) = body.metadata {
-        row.metadata = JsonText(metadata);
+        row.metadata = JsonText::new(metadata);
     }
     row.updated_at = now();
     update_application(&context.db, &row).await?;
-    Ok(HttpResponse::Ok().json(ApplicationOut::from(row)))
+    Ok(HttpResponse::Ok().json(ApplicationOut::try_from(row)?))
 }
 
 async fn delete(

@@ -25,7 +25,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/app/{app_id}/msg/{msg_id}/attempt/{attempt_id}/content", web::delete().to(expunge));
 }
 
-pub(super) const STATUS_RULE: &str = "must be 0, 1, 2 or 3";
+const STATUS_RULE: &str = "must be 0, 1, 2 or 3";
+
+/// What Svix's listings take as a status filter: a `MessageStatus` code.
+pub(super) fn status_filter(code: Option<i16>) -> Result<Option<MessageStatus>, ApiError> {
+    code.map(MessageStatus::try_from).transpose().map_err(|_| ApiError::field(&["query", "status"], STATUS_RULE))
+}
 
 fn attempt_out(row: AttemptRow) -> Value {
     json!({
@@ -61,7 +66,7 @@ impl Filters {
     }
 
     fn attempts(&self, req: &HttpRequest) -> Result<AttemptFilter, ApiError> {
-        let status = self.status.map(MessageStatus::try_from).transpose();
+        let status = status_filter(self.status);
         Checks::default()
             .check(status.is_ok(), &["query", "status"], STATUS_RULE)
             .check(
@@ -85,20 +90,21 @@ impl Filters {
 
 async fn list(
     context: &Context,
-    app_id: &str,
+    app_id: &herald::model::ids::AppId,
     filter: AttemptFilter,
     page: &ListQuery,
     with_content: bool,
 ) -> Result<HttpResponse, ApiError> {
     let largest = context.config.with(|c| c.delivery.max_response_bytes);
     let page = list_attempts(&context.db, app_id, &filter, &page.page_of_bodies(Order::Descending, largest)).await?;
-    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |row| {
+    let out = ListOut::from_page(page, |row| {
         let mut out = attempt_out(row);
         if !with_content {
             out["response"] = json!("");
         }
-        out
-    })))
+        Ok::<_, ApiError>(out)
+    })?;
+    Ok(HttpResponse::Ok().json(out))
 }
 
 async fn by_endpoint(

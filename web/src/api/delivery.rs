@@ -2,7 +2,7 @@
 //! endpoint got (each with its delivery's state as Svix's `MessageStatus`), and resending a
 //! message to an endpoint.
 
-use super::attempt::{Filters, STATUS_RULE};
+use super::attempt::{Filters, status_filter};
 use super::auth::Caller;
 use super::endpoint::{EndpointOut, visible_endpoint};
 use super::error::ApiError;
@@ -16,7 +16,7 @@ use herald::db::endpoint::endpoints_by_ids;
 use herald::db::message::messages_by_ids;
 use herald::db::page::{Order, Page};
 use herald::model::ids::{EndpointId, MessageId};
-use herald::model::status::{DeliveryStatus, MessageStatus};
+use herald::model::status::DeliveryStatus;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -25,11 +25,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/app/{app_id}/msg/{msg_id}/endpoint", web::get().to(endpoints_of_message))
         .route("/app/{app_id}/endpoint/{endpoint_id}/msg", web::get().to(messages_of_endpoint))
         .route("/app/{app_id}/msg/{msg_id}/endpoint/{endpoint_id}/resend", web::post().to(resend));
-}
-
-/// What Svix's listings take as a status filter: a `MessageStatus` code.
-fn status_filter(code: Option<i16>) -> Result<Option<MessageStatus>, ApiError> {
-    code.map(MessageStatus::try_from).transpose().map_err(|_| ApiError::field(&["query", "status"], STATUS_RULE))
 }
 
 /// A delivery view (`EndpointOut` or `MessageOut`) with its delivery's state added.
@@ -53,14 +48,19 @@ async fn endpoints_of_message(
     let endpoints: HashMap<EndpointId, _> =
         endpoints_by_ids(&context.db, &ids).await?.into_iter().map(|e| (e.id.clone(), e)).collect();
     // An endpoint deleted meanwhile took its delivery with it: it is left out.
-    let out = list_of(deliveries, |d| endpoints.get(&d.endpoint_id).map(|e| json!(EndpointOut::from(e.clone()))));
+    let out = list_of(deliveries, |d| {
+        endpoints.get(&d.endpoint_id).map(|e| EndpointOut::try_from(e.clone()).map(|out| json!(out))).transpose()
+    })?;
     Ok(HttpResponse::Ok().json(out))
 }
 
 /// The list response for a page of deliveries, each shown as `show` has it with its delivery
 /// state added.
-fn list_of(page: Page<DeliveryRow>, show: impl Fn(&DeliveryRow) -> Option<Value>) -> ListOut<Value> {
-    ListOut::from_page_filtered(page, |d| show(&d).map(|v| with_delivery(v, &d)))
+fn list_of(
+    page: Page<DeliveryRow>,
+    show: impl Fn(&DeliveryRow) -> Result<Option<Value>, ApiError>,
+) -> Result<ListOut<Value>, ApiError> {
+    ListOut::from_page_filtered(page, |d| Ok(show(&d)?.map(|v| with_delivery(v, &d))))
 }
 
 async fn messages_of_endpoint(
@@ -81,8 +81,9 @@ async fn messages_of_endpoint(
     let messages: HashMap<MessageId, _> =
         messages_by_ids(&context.db, &ids).await?.into_iter().map(|m| (m.id.clone(), m)).collect();
     let with_content = content.with_content.unwrap_or(true);
-    let out =
-        list_of(deliveries, |d| messages.get(&d.message_id).map(|m| json!(MessageOut::new(m.clone(), with_content))));
+    let out = list_of(deliveries, |d| {
+        messages.get(&d.message_id).map(|m| MessageOut::new(m.clone(), with_content).map(|out| json!(out))).transpose()
+    })?;
     Ok(HttpResponse::Ok().json(out))
 }
 

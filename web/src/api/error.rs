@@ -85,6 +85,12 @@ impl fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+impl From<herald::db::json_text::CorruptJson> for ApiError {
+    fn from(error: herald::db::json_text::CorruptJson) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(error: DbError) -> Self {
         match error {

@@ -73,9 +73,13 @@ pub struct EventTypeOut {
 }
 
 impl EventTypeOut {
-    fn new(row: EventTypeRow, with_content: bool) -> Self {
-        EventTypeOut {
-            schemas: if with_content { row.schemas.map(JsonText::into_inner) } else { None },
+    fn new(row: EventTypeRow, with_content: bool) -> Result<Self, ApiError> {
+        let schemas = match row.schemas.filter(|_| with_content) {
+            Some(stored) => Some(stored.into_inner().map_err(|e| e.in_row("event_type", &row.id, "schemas"))?),
+            None => None,
+        };
+        Ok(EventTypeOut {
+            schemas,
             name: row.name,
             description: row.description,
             archived: row.archived,
@@ -84,7 +88,7 @@ impl EventTypeOut {
             group_name: row.group_name,
             created_at: timestamp(row.created_at),
             updated_at: timestamp(row.updated_at),
-        }
+        })
     }
 }
 
@@ -107,7 +111,7 @@ fn check(
 }
 
 fn schemas_text(schemas: Option<Schemas>) -> Option<JsonText<Schemas>> {
-    schemas.map(JsonText)
+    schemas.map(JsonText::new)
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,7 +130,7 @@ async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let page = query.page(Order::Ascending);
     let page = list_event_types(&context.db, &caller.org_id, filters.include_archived, &page).await?;
-    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |row| EventTypeOut::new(row, filters.with_content))))
+    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |row| EventTypeOut::new(row, filters.with_content))?))
 }
 
 fn new_row(org: &str, name: String, body: EventTypeIn) -> EventTypeRow {
@@ -157,12 +161,12 @@ async fn create(
     check(Some(&name), Some(&body.description), body.feature_flag.as_deref(), body.group_name.as_deref())?;
     let row = new_row(&caller.org_id, name, body);
     insert_event_type(&context.db, &row).await?;
-    Ok(HttpResponse::Created().json(EventTypeOut::new(row, true)))
+    Ok(HttpResponse::Created().json(EventTypeOut::new(row, true)?))
 }
 
 async fn get(context: web::Data<Context>, caller: Caller, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let row = find_event_type(&context.db, &caller.org_id, &path).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(EventTypeOut::new(row, true)))
+    Ok(HttpResponse::Ok().json(EventTypeOut::new(row, true)?))
 }
 
 async fn update(
@@ -184,12 +188,12 @@ async fn update(
             row.schemas = schemas_text(body.schemas);
             row.updated_at = now();
             update_event_type(&context.db, &row).await?;
-            Ok(HttpResponse::Ok().json(EventTypeOut::new(row, true)))
+            Ok(HttpResponse::Ok().json(EventTypeOut::new(row, true)?))
         }
         None => {
             let row = new_row(&caller.org_id, path.into_inner(), body);
             insert_event_type(&context.db, &row).await?;
-            Ok(HttpResponse::Created().json(EventTypeOut::new(row, true)))
+            Ok(HttpResponse::Created().json(EventTypeOut::new(row, true)?))
         }
     }
 }
@@ -229,7 +233,7 @@ async fn patch(
     }
     row.updated_at = now();
     update_event_type(&context.db, &row).await?;
-    Ok(HttpResponse::Ok().json(EventTypeOut::new(row, true)))
+    Ok(HttpResponse::Ok().json(EventTypeOut::new(row, true)?))
 }
 
 #[derive(Debug, Deserialize)]

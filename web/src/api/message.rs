@@ -62,21 +62,27 @@ fn empty_object() -> Box<RawValue> {
 
 impl MessageOut {
     /// The response form of a row; without content the payload is `{}` (as Svix answers).
-    pub fn new(row: MessageRow, with_content: bool) -> Self {
+    pub fn new(row: MessageRow, with_content: bool) -> Result<Self, ApiError> {
+        let id = row.id.clone();
+        let id = &id;
+        let corrupt =
+            |column: &'static str| move |e: herald::db::json_text::CorruptJson| e.in_row("message", id, column);
+        let channels = row.channels.map(JsonText::into_inner).transpose().map_err(corrupt("channels"))?;
+        let tags = row.tags.map(JsonText::into_inner).transpose().map_err(corrupt("tags"))?;
         let payload = row
             .payload
             .filter(|_| with_content)
             .and_then(|p| RawValue::from_string(p).ok())
             .unwrap_or_else(empty_object);
-        MessageOut {
-            channels: row.channels.map(JsonText::into_inner),
-            tags: row.tags.map(JsonText::into_inner),
+        Ok(MessageOut {
+            channels,
+            tags,
             id: row.id.into(),
             event_type: row.event_type,
             event_id: row.event_id,
             payload,
             timestamp: timestamp(row.created_at),
-        }
+        })
     }
 }
 
@@ -134,8 +140,8 @@ async fn create(
         org_id: caller.org_id.clone(),
         event_type: body.event_type,
         event_id: body.event_id,
-        channels: body.channels.map(JsonText),
-        tags: body.tags.map(JsonText),
+        channels: body.channels.map(JsonText::new),
+        tags: body.tags.map(JsonText::new),
         payload: Some(body.payload.get().to_owned()),
         created_at: at,
         expires_at: Some(at + chrono::Duration::days(retention)),
@@ -143,7 +149,7 @@ async fn create(
     };
     // The answer is made before the insert: with an Idempotency-Key it is stored in the same
     // transaction as the message, so a key yields one message whatever crashes when.
-    let answer = serde_json::to_string(&MessageOut::new(row.clone(), query.with_content.unwrap_or(true)))
+    let answer = serde_json::to_string(&MessageOut::new(row.clone(), query.with_content.unwrap_or(true))?)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let stored = StoredResponse { status: 202, body: &answer, content_type: "application/json" };
     let keyed = key.as_deref().map(|held| (held, stored));
@@ -208,7 +214,7 @@ async fn list(
     let largest = if with_content { context.config.with(|c| c.api.max_payload_bytes) } else { 0 };
     let request = page.page_of_bodies(Order::Descending, largest);
     let page = list_messages(&context.db, &app.id, &filter, with_content, &request).await?;
-    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |row| MessageOut::new(row, with_content))))
+    Ok(HttpResponse::Ok().json(ListOut::from_page(page, |row| MessageOut::new(row, with_content))?))
 }
 
 /// The caller's message `{app_id}/{msg_id}` (id or event id); 404 for anything it may not see.
@@ -224,7 +230,7 @@ async fn get(
     query: web::Query<ContentQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let row = visible_message(&context, &caller, &path.0, &path.1).await?;
-    Ok(HttpResponse::Ok().json(MessageOut::new(row, query.with_content.unwrap_or(true))))
+    Ok(HttpResponse::Ok().json(MessageOut::new(row, query.with_content.unwrap_or(true))?))
 }
 
 async fn expunge(

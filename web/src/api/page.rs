@@ -69,25 +69,24 @@ pub struct ListOut<T> {
 }
 
 impl<T> ListOut<T> {
-    /// Maps a page of rows to a response.
-    pub fn from_page<R>(page: Page<R>, map: impl FnMut(R) -> T) -> Self {
-        ListOut {
-            data: page.data.into_iter().map(map).collect(),
+    /// Maps a page of rows to a response; fails when a row cannot be shown.
+    pub fn from_page<R, E>(page: Page<R>, map: impl FnMut(R) -> Result<T, E>) -> Result<Self, E> {
+        Ok(ListOut {
+            data: page.data.into_iter().map(map).collect::<Result<_, E>>()?,
             done: page.done,
             iterator: page.iterator,
             prev_iterator: page.prev_iterator,
-        }
+        })
     }
 
     /// Like [`ListOut::from_page`], leaving out the rows `map` has nothing to show for (a row
     /// whose related row was deleted meanwhile); the iterators still follow the page's keys.
-    pub fn from_page_filtered<R>(page: Page<R>, map: impl FnMut(R) -> Option<T>) -> Self {
-        ListOut {
-            data: page.data.into_iter().filter_map(map).collect(),
-            done: page.done,
-            iterator: page.iterator,
-            prev_iterator: page.prev_iterator,
+    pub fn from_page_filtered<R, E>(page: Page<R>, mut map: impl FnMut(R) -> Result<Option<T>, E>) -> Result<Self, E> {
+        let mut data = Vec::with_capacity(page.data.len());
+        for row in page.data {
+            data.extend(map(row)?);
         }
+        Ok(ListOut { data, done: page.done, iterator: page.iterator, prev_iterator: page.prev_iterator })
     }
 }
 

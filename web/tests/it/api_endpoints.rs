@@ -230,12 +230,18 @@ async fn a_corrupt_stored_value_is_a_logged_500_never_a_silent_default() {
     assert_eq!((status, body["code"].as_str()), (500, Some("internal_error")), "{body}");
     let logged = herald
         .web
-        .wait_for_record(0, std::time::Duration::from_secs(5), |r| r["msg"] == "internal error")
+        .wait_for_record(0, std::time::Duration::from_secs(5), |r| r["msg"] == "request" && r["status"] == 500)
         .await
         .expect("the 500 is logged");
     assert!(logged["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{logged}");
+    assert_eq!(
+        (logged["level"].as_str(), logged["fault"].as_str()),
+        (Some("ERRO"), Some("internal error")),
+        "{logged}"
+    );
     let error = logged["error"].as_str().unwrap_or_default();
-    assert!(error.contains("stored JSON is not a valid"), "names what it should have been: {error}");
+    let row = format!("stored JSON in endpoint {id}, column headers is not a valid");
+    assert!(error.contains(&row), "names the row, the column and the type: {error}");
     let internal = herald.problems().into_iter().filter(|l| l.contains("internal error")).count();
     assert_eq!(internal, 1, "logged once");
 }

@@ -228,3 +228,26 @@ async fn a_success_stops_the_failure_clock_even_when_the_workers_copy_of_the_end
     let (_, endpoint) = api.get("/app/a/endpoint/ep").await;
     assert_eq!(endpoint["disabled"], false, "one failure after a success must not disable: {endpoint}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_whose_stored_filter_does_not_read_is_left_out_and_the_others_still_get_theirs() {
+    let (good, damaged) = (Receiver::start(|_| 200), Receiver::start(|_| 200));
+    let Some(mut herald) = Herald::start(Backend::Sqlite).await else { return };
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/app/a/endpoint", &json!({"url": format!("{}/good", good.url)})).await;
+    let (_, endpoint) =
+        api.post("/app/a/endpoint", &json!({"url": format!("{}/damaged", damaged.url), "channels": ["c"]})).await;
+    let id = endpoint["id"].as_str().expect("endpoint id");
+    assert_eq!(herald.db.execute(&format!("UPDATE endpoint SET channels = '[\"c\"' WHERE id = '{id}'")).await, 1);
+    herald.start_worker(&[LOOPBACK]);
+
+    // Before, the damaged filter read as "no filter" and took every message.
+    api.post("/app/a/msg", &json!({"eventType": "x.y", "channels": ["other"], "payload": {}})).await;
+    assert_eq!(good.wait_for(1, LONG).await.len(), 1, "the readable endpoint gets its message");
+    let worker = herald.worker.as_ref().expect("worker");
+    let said = worker.wait_for_msg(0, "endpoint left out of the fan-out", LONG).await.expect("logged");
+    let error = said["error"].as_str().unwrap_or_default();
+    assert!(error.contains(&format!("endpoint {id}, column channels")), "names the row: {said}");
+    assert!(damaged.received().is_empty(), "nothing for the damaged endpoint: {:?}", damaged.received());
+}

@@ -58,7 +58,7 @@ pub struct EndpointPatch {
 }
 
 fn text_of(list: Option<Vec<String>>) -> Option<JsonText<Names>> {
-    list.map(JsonText)
+    list.map(JsonText::new)
 }
 
 /// An endpoint URL as stored: absolute http(s) with a host, in the URL standard's serialisation
@@ -152,7 +152,7 @@ pub(super) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let app = visible_app(&context, &caller, &path).await?;
     let page = list_endpoints(&context.db, &app.id, &query.page(Order::Ascending)).await?;
-    Ok(HttpResponse::Ok().json(ListOut::from_page(page, EndpointOut::from)))
+    Ok(HttpResponse::Ok().json(ListOut::from_page(page, EndpointOut::try_from)?))
 }
 
 fn new_row(context: &Context, app_id: &AppId, body: EndpointIn) -> Result<EndpointRow, ApiError> {
@@ -175,7 +175,7 @@ fn new_row(context: &Context, app_id: &AppId, body: EndpointIn) -> Result<Endpoi
         headers: JsonText::default(),
         secret: sealed,
         previous_secrets: JsonText::default(),
-        metadata: JsonText(body.metadata.unwrap_or_default()),
+        metadata: JsonText::new(body.metadata.unwrap_or_default()),
         version: 1,
         first_failure_at: None,
         created_at: at,
@@ -195,7 +195,7 @@ pub(super) async fn create(
     let app = visible_app(&context, &caller, &path).await?;
     let row = new_row(&context, &app.id, body)?;
     insert_endpoint(&context.db, &row).await?;
-    Ok(HttpResponse::Created().json(EndpointOut::from(row)))
+    Ok(HttpResponse::Created().json(EndpointOut::try_from(row)?))
 }
 
 pub(super) async fn get(
@@ -204,7 +204,7 @@ pub(super) async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let row = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
-    Ok(HttpResponse::Ok().json(EndpointOut::from(row)))
+    Ok(HttpResponse::Ok().json(EndpointOut::try_from(row)?))
 }
 
 /// What a re-enabling sets besides: the failure clock starts over.
@@ -223,7 +223,7 @@ fn full_update(row: &EndpointRow, body: &EndpointIn) -> EndpointChanges {
         rate_limit: Some(body.throttle_rate.map(|t| t as i32)),
         filter_types: Some(text_of(body.event_types.clone())),
         channels: Some(text_of(body.channels.clone())),
-        metadata: Some(JsonText(body.metadata.clone().unwrap_or_default())),
+        metadata: Some(JsonText::new(body.metadata.clone().unwrap_or_default())),
         ..EndpointChanges::default()
     }
 }
@@ -242,7 +242,7 @@ pub(super) async fn update(
         Some(_) => {
             let (row, ()) =
                 change(&context, &caller, (&path.0, &path.1), |row| Ok((full_update(row, &body), ()))).await?;
-            Ok(HttpResponse::Ok().json(EndpointOut::from(row)))
+            Ok(HttpResponse::Ok().json(EndpointOut::try_from(row)?))
         }
         None if is_id(&path.1, prefix::ENDPOINT) => Err(ApiError::NotFound),
         None => {
@@ -259,7 +259,7 @@ pub(super) async fn update(
             })?;
             let row = new_row(&context, &app.id, body)?;
             insert_endpoint(&context.db, &row).await?;
-            Ok(HttpResponse::Created().json(EndpointOut::from(row)))
+            Ok(HttpResponse::Created().json(EndpointOut::try_from(row)?))
         }
     }
 }
@@ -293,13 +293,13 @@ pub(super) async fn patch(
             rate_limit: body.throttle_rate.map(|t| t.map(|t| t as i32)),
             filter_types: body.event_types.clone().map(text_of),
             channels: body.channels.clone().map(text_of),
-            metadata: body.metadata.clone().map(JsonText),
+            metadata: body.metadata.clone().map(JsonText::new),
             ..EndpointChanges::default()
         };
         Ok((changes, ()))
     })
     .await?;
-    Ok(HttpResponse::Ok().json(EndpointOut::from(row)))
+    Ok(HttpResponse::Ok().json(EndpointOut::try_from(row)?))
 }
 
 pub(super) async fn delete(

@@ -19,14 +19,17 @@ pub struct ExampleIn {
 
 /// The example payload for an event type: the first `examples` entry of its newest schema, or a
 /// generic body when it has none.
-fn example_payload(event_type: Option<&herald::db::event_type::EventTypeRow>) -> String {
+fn example_payload(event_type: Option<&herald::db::event_type::EventTypeRow>) -> Result<String, ApiError> {
+    let schemas = match event_type.and_then(|e| e.schemas.as_ref().map(|s| (e, s))) {
+        Some((row, stored)) => Some(stored.get().map_err(|e| e.in_row("event_type", &row.id, "schemas"))?),
+        None => None,
+    };
     // The newest version is the greatest key.
-    event_type
-        .and_then(|e| e.schemas.as_ref())
+    Ok(schemas
         .and_then(|s| s.values().next_back())
         .and_then(|schema| schema.get("examples").and_then(|e| e.get(0)).filter(|e| e.is_object()).cloned())
         .unwrap_or_else(|| json!({ "message": "This is an example event" }))
-        .to_string()
+        .to_string())
 }
 
 pub(super) async fn send_example(
@@ -49,7 +52,7 @@ pub(super) async fn send_example(
         event_id: None,
         channels: None,
         tags: None,
-        payload: Some(example_payload(event_type.as_ref())),
+        payload: Some(example_payload(event_type.as_ref())?),
         created_at: at,
         expires_at: Some(at + chrono::Duration::days(90)),
         // Marked dispatched: the example goes to this endpoint only, never through fan-out.
@@ -57,5 +60,5 @@ pub(super) async fn send_example(
     };
     herald::db::message::insert_message(&context.db, &row, None).await?;
     herald::db::delivery::schedule_manual(&context.db, &row.id, &endpoint.id, &endpoint.app_id, at).await?;
-    Ok(HttpResponse::Ok().json(crate::api::message::MessageOut::new(row, true)))
+    Ok(HttpResponse::Ok().json(crate::api::message::MessageOut::new(row, true)?))
 }

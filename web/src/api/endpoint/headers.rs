@@ -66,8 +66,9 @@ pub struct HeadersPatchIn {
     headers: BTreeMap<String, Option<String>>,
 }
 
-fn headers_out(row: &EndpointRow) -> serde_json::Value {
-    json!({ "headers": *row.headers, "sensitive": [] })
+fn headers_out(row: &EndpointRow) -> Result<serde_json::Value, ApiError> {
+    let headers = row.headers.get().map_err(|e| e.in_row("endpoint", &row.id, "headers"))?;
+    Ok(json!({ "headers": headers, "sensitive": [] }))
 }
 
 pub(super) async fn get_headers(
@@ -76,7 +77,7 @@ pub(super) async fn get_headers(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let row = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
-    Ok(HttpResponse::Ok().json(headers_out(&row)))
+    Ok(HttpResponse::Ok().json(headers_out(&row)?))
 }
 
 pub(super) async fn put_headers(
@@ -86,7 +87,7 @@ pub(super) async fn put_headers(
     body: web::Json<HeadersIn>,
 ) -> Result<HttpResponse, ApiError> {
     check_headers(body.headers.iter().map(|(k, v)| (k, Some(v))))?;
-    let headers = JsonText(body.headers.clone());
+    let headers = JsonText::new(body.headers.clone());
     change(&context, &caller, (&path.0, &path.1), |_| {
         Ok((EndpointChanges { headers: Some(headers.clone()), ..EndpointChanges::default() }, ()))
     })
@@ -102,14 +103,15 @@ pub(super) async fn patch_headers(
 ) -> Result<HttpResponse, ApiError> {
     check_headers(body.headers.iter().map(|(k, v)| (k, v.as_ref())))?;
     change(&context, &caller, (&path.0, &path.1), |row| {
-        let mut headers = row.headers.0.clone();
+        // A stored list that does not read is an error, not an empty one to write back.
+        let mut headers = row.headers.get().map_err(|e| e.in_row("endpoint", &row.id, "headers"))?.clone();
         for (name, value) in &body.headers {
             match value {
                 Some(value) => headers.insert(name.clone(), value.clone()),
                 None => headers.remove(name),
             };
         }
-        Ok((EndpointChanges { headers: Some(JsonText(headers)), ..EndpointChanges::default() }, ()))
+        Ok((EndpointChanges { headers: Some(JsonText::new(headers)), ..EndpointChanges::default() }, ()))
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())

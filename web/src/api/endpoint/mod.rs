@@ -19,6 +19,7 @@ use herald::clock::now;
 use herald::context::Context;
 use herald::db::JsonText;
 use herald::db::endpoint::{EndpointChanges, EndpointRow, change_endpoint, find_endpoint};
+use herald::db::json_text::CorruptJson;
 use herald::model::ids::IdOrUid;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -60,12 +61,20 @@ pub struct EndpointOut {
     updated_at: String,
 }
 
-impl From<EndpointRow> for EndpointOut {
-    fn from(row: EndpointRow) -> Self {
-        EndpointOut {
-            event_types: row.filter_types.map(JsonText::into_inner),
-            channels: row.channels.map(JsonText::into_inner),
-            metadata: row.metadata.into_inner(),
+impl TryFrom<EndpointRow> for EndpointOut {
+    type Error = ApiError;
+
+    fn try_from(row: EndpointRow) -> Result<Self, ApiError> {
+        let id = row.id.clone();
+        let id = &id;
+        let corrupt = |column: &'static str| move |e: CorruptJson| e.in_row("endpoint", id, column);
+        let event_types = row.filter_types.map(JsonText::into_inner).transpose().map_err(corrupt("filter_types"))?;
+        let channels = row.channels.map(JsonText::into_inner).transpose().map_err(corrupt("channels"))?;
+        let metadata = row.metadata.into_inner().map_err(corrupt("metadata"))?;
+        Ok(EndpointOut {
+            event_types,
+            channels,
+            metadata,
             id: row.id.into(),
             uid: row.uid,
             url: row.url,
@@ -75,7 +84,7 @@ impl From<EndpointRow> for EndpointOut {
             version: row.version,
             created_at: timestamp(row.created_at),
             updated_at: timestamp(row.updated_at),
-        }
+        })
     }
 }
 

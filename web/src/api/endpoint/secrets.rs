@@ -57,7 +57,8 @@ pub(super) async fn rotate_secret(
         .finish()?;
     let (_, plain) = change(&context, &caller, (&path.0, &path.1), |row| {
         let at = now();
-        let mut previous = row.previous_secrets.0.clone();
+        let stored = row.previous_secrets.get().map_err(|e| e.in_row("endpoint", &row.id, "previous_secrets"));
+        let mut previous = stored?.clone();
         // Expired secrets are dropped; the outgoing one signs alongside the new one until its
         // expiry. Only the newest few are kept, so rotating in a loop cannot grow the signature
         // header without bound.
@@ -74,7 +75,7 @@ pub(super) async fn rotate_secret(
         };
         let changes = EndpointChanges {
             secret: Some(context.secrets.seal(&plain).map_err(|e| ApiError::Internal(e.to_string()))?),
-            previous_secrets: Some(JsonText(previous)),
+            previous_secrets: Some(JsonText::new(previous)),
             ..EndpointChanges::default()
         };
         Ok((changes, plain))
