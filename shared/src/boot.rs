@@ -26,6 +26,28 @@ pub fn load_or_exit(process: Process, sources: &ConfigSources) -> config::Loaded
     }
 }
 
+/// Runs a serving process (built and run by `run`) on an actix system until it has stopped, and
+/// says how it ended: `stopped`, or `cannot serve` with the error and its causes (exit 1).
+pub fn serve_until_stopped<E>(
+    log: &Logger,
+    run: impl std::future::Future<Output = Result<(), E>>,
+) -> std::process::ExitCode
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+{
+    match actix_web::rt::System::new().block_on(run) {
+        Ok(()) => {
+            slog::info!(log, "stopped");
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+            slog::error!(log, "cannot serve"; "error" => crate::error::chain(&*e));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Loads the config (or exits 78) and starts logging.
 pub fn boot(process: Process, sources: ConfigSources, output: Output) -> Booted {
     let loaded = load_or_exit(process, &sources);

@@ -25,15 +25,5 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let sources = cli.listen.sources(Process::Web, &cli.config);
     let booted = herald::boot::boot(Process::Web, sources, Output::Stdout);
-    let run = async { Application::build(&booted)?.run_until_stopped().await };
-    match actix_web::rt::System::new().block_on(run) {
-        Ok(()) => {
-            slog::info!(booted.log, "stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            slog::error!(booted.log, "cannot serve"; "error" => herald::error::chain(&*e));
-            ExitCode::FAILURE
-        }
-    }
+    herald::boot::serve_until_stopped(&booted.log, async { Application::build(&booted)?.run_until_stopped().await })
 }

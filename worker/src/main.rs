@@ -34,15 +34,5 @@ fn main() -> ExitCode {
     let booted = herald::boot::boot(Process::Worker, cli.listen.sources(Process::Worker, &cli.config), Output::Stdout);
     // reqwest is built without a default TLS provider: use ring, as everywhere else.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let run = async { Application::build(&booted)?.run_until_stopped().await };
-    match actix_web::rt::System::new().block_on(run) {
-        Ok(()) => {
-            slog::info!(booted.log, "stopped");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            slog::error!(booted.log, "cannot serve"; "error" => herald::error::chain(&*e));
-            ExitCode::FAILURE
-        }
-    }
+    herald::boot::serve_until_stopped(&booted.log, async { Application::build(&booted)?.run_until_stopped().await })
 }
