@@ -25,6 +25,9 @@ use tokio::sync::{Notify, mpsc};
 const SWEEP_AFTER: chrono::Duration = chrono::Duration::seconds(5);
 /// How often the queue's lag is counted for `/metrics`.
 const LAG_EVERY: Duration = Duration::from_secs(1);
+/// The lag is counted up to this many deliveries (past it, the gauge reads this): enough to say
+/// "add workers", at a cost that does not grow with the backlog.
+const LAG_CAP: i64 = 10_000;
 
 /// First and longest wait before trying again while the database fails.
 const RETRY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(5));
@@ -123,7 +126,7 @@ pub async fn run(context: Context, mut stop: StopSignal) {
         let at = now();
         if lag_measured.elapsed() >= LAG_EVERY {
             lag_measured = Instant::now();
-            if let Ok(due) = count_due(&context.db, at).await {
+            if let Ok(due) = count_due(&context.db, at, LAG_CAP).await {
                 context.metrics.due.set(due);
             }
         }
