@@ -64,7 +64,6 @@ static CLAIM_SQLITE: std::sync::LazyLock<String> =
 /// 2: lease end, 3: now, 4: how many) and `{lock}` for the row-lock clause. The status numbers
 /// come from [`DeliveryStatus`].
 fn claim_sql(lock: &str) -> String {
-    let due: Vec<String> = DeliveryStatus::DUE.iter().map(|s| s.code().to_string()).collect();
     format!(
         "UPDATE delivery \
          SET status = {sending}, lease_owner = {{1}}, lease_expires_at = {{2}}, next_attempt_at = {{2}}, \
@@ -72,8 +71,13 @@ fn claim_sql(lock: &str) -> String {
          WHERE id IN (SELECT id FROM delivery WHERE status IN ({due}) AND next_attempt_at <= {{3}} \
          ORDER BY next_attempt_at LIMIT {{4}}{lock}) RETURNING *",
         sending = DeliveryStatus::Sending.code(),
-        due = due.join(", "),
+        due = due_codes(),
     )
+}
+
+/// The due states' numbers as an SQL list (`0, 1, 3`), for the statements written as text.
+fn due_codes() -> String {
+    DeliveryStatus::DUE.iter().map(|s| s.code().to_string()).collect::<Vec<_>>().join(", ")
 }
 
 /// Takes up to `limit` due deliveries for `owner` until `lease_until`, oldest due first, in one
@@ -321,28 +325,15 @@ struct Counted {
 /// however large a backlog grows (past the cap, the answer is the cap).
 pub async fn count_due(db: &Database, now: NaiveDateTime, cap: i64) -> Result<i64, DbError> {
     use diesel::sql_types::{BigInt, Timestamp};
-    let due: Vec<String> = DeliveryStatus::DUE.iter().map(|s| s.code().to_string()).collect();
-    let sql = |at: &str, limit: &str| {
-        format!(
-            "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM delivery WHERE status IN ({}) \
-             AND next_attempt_at <= {at} LIMIT {limit}) AS due",
-            due.join(", ")
-        )
-    };
-    let rows: Vec<Counted> = match db.get().await? {
-        Conn::Postgres(mut c) => {
-            let query = diesel::sql_query(sql("$1", "$2")).bind::<Timestamp, _>(now).bind::<BigInt, _>(cap);
-            query.load(&mut c).await?
-        }
-        Conn::Mysql(mut c) => {
-            let query = diesel::sql_query(sql("?", "?")).bind::<Timestamp, _>(now).bind::<BigInt, _>(cap);
-            query.load(&mut c).await?
-        }
-        Conn::Sqlite(mut c) => {
-            let query = diesel::sql_query(sql("?", "?")).bind::<Timestamp, _>(now).bind::<BigInt, _>(cap);
-            query.load(&mut c).await?
-        }
-    };
+    let (at, limit) = if db.backend() == super::Backend::Postgres { ("$1", "$2") } else { ("?", "?") };
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM (SELECT 1 AS one FROM delivery WHERE status IN ({}) \
+         AND next_attempt_at <= {at} LIMIT {limit}) AS due",
+        due_codes()
+    );
+    let rows: Vec<Counted> = with_conn!(db, c => {
+        diesel::sql_query(sql.as_str()).bind::<Timestamp, _>(now).bind::<BigInt, _>(cap).load(c).await
+    })?;
     Ok(<[Counted]>::first(&rows).map_or(0, |r| r.n))
 }
 
@@ -358,8 +349,7 @@ mod tests {
     /// The partial index the claim reads was written with numbers: they must be the due states.
     #[test]
     fn the_due_index_of_each_backend_lists_the_due_states() {
-        let due: Vec<String> = DeliveryStatus::DUE.iter().map(|s| s.code().to_string()).collect();
-        let predicate = format!("WHERE status IN ({})", due.join(", "));
+        let predicate = format!("WHERE status IN ({})", due_codes());
         for backend in ["postgres", "sqlite"] {
             let sql = migration(backend, "2026-11-28-000003_due_index_and_announcements");
             assert!(sql.contains(&predicate), "{backend}: no `{predicate}` in the due index");
