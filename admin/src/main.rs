@@ -1,5 +1,5 @@
-//! `herald-admin`: one-off tasks run beside the formation — migrations, config checks and API
-//! tokens. It reads the same config as web and worker. Logs go to stderr; stdout carries command
+//! `herald-admin`: one-off tasks run beside the formation — migrations, config checks, API
+//! tokens and pruning. It reads the same config as web and worker. Logs go to stderr; stdout carries command
 //! output.
 
 mod commands;
@@ -34,6 +34,8 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(commands::token::Token),
+    /// Remove what `retention.*` no longer keeps, in small batches (safe while Herald runs).
+    Prune(commands::prune::Prune),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
                 match command {
                     Command::Migrate(cmd) => commands::migrate::run(cmd, &booted).await,
                     Command::Token(cmd) => commands::token::run(cmd, &booted).await,
+                    Command::Prune(cmd) => commands::prune::run(cmd, &booted).await,
                     Command::Config(_) => unreachable!("handled above"),
                 }
             });

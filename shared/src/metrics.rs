@@ -27,6 +27,13 @@ pub struct Request {
     pub status: u16,
 }
 
+/// The job label of rows pruned.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PruneJob {
+    /// One of [`crate::prune::Job::name`]: a fixed set.
+    pub job: &'static str,
+}
+
 /// The label of a route, for latency.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct Route {
@@ -55,6 +62,8 @@ pub struct Metrics {
     pub requests: Family<Request, Counter>,
     /// How long HTTP requests took, by route, in seconds.
     pub request_seconds: Family<Route, Histogram>,
+    /// Rows removed or emptied by this process's background pruning, by job.
+    pub pruned_rows: Family<PruneJob, Counter>,
     /// Every pool of the process (web has one per HTTP worker), for the connection gauges.
     pools: Mutex<Vec<crate::db::Database>>,
 }
@@ -105,8 +114,15 @@ impl Default for Metrics {
             Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 14))
         });
         registry.register("http_request_duration_seconds", "How long HTTP requests took", request_seconds.clone());
+        let pruned_rows = Family::<PruneJob, Counter>::default();
+        registry.register(
+            "pruned_rows",
+            "Rows deleted, or emptied, by this worker's background pruning, by job",
+            pruned_rows.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            pruned_rows,
             deliveries,
             attempt_seconds,
             due,

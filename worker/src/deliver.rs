@@ -177,7 +177,15 @@ pub struct Done {
     pub duration: Duration,
     /// Refused unsent: a signing secret could not be opened (see [`UNSIGNED`]).
     pub unsigned: bool,
+    /// Not sent: the message's payload was expunged (see [`EXPUNGED`]). Not the endpoint's
+    /// failure, so it does not count towards disabling it.
+    pub expunged: bool,
 }
+
+/// The response recorded on an attempt that was not made because the message's payload had been
+/// expunged (its retention ended, or a call expunged it) before it could be delivered.
+pub const EXPUNGED: &str =
+    "not sent: the message's payload was expunged (its retention ended) before it could be delivered";
 
 /// Makes one attempt for a delivery this worker holds and works out the delivery's next state;
 /// the recorder stores both.
@@ -194,14 +202,32 @@ pub async fn deliver(
         attempt_count: held.attempt_count,
         next_attempt_at,
     };
-    let skipped =
-        |finish| Done { attempt: None, finish, endpoint: endpoint.clone(), duration: Duration::ZERO, unsigned: false };
-    // A disabled endpoint gets nothing, retries included; `recover` replays what it missed. A
-    // message whose payload was expunged has nothing left to send.
-    let Some(payload) = message.payload.as_deref().filter(|_| !endpoint.disabled) else {
-        info!(context.log, "delivery dropped: endpoint disabled or payload expunged"; "message" => &message.id,
-            "endpoint" => &endpoint.id);
+    let skipped = |finish| Done {
+        attempt: None,
+        finish,
+        endpoint: endpoint.clone(),
+        duration: Duration::ZERO,
+        unsigned: false,
+        expunged: false,
+    };
+    // A disabled endpoint gets nothing, retries included; `recover` replays what it missed.
+    if endpoint.disabled {
+        info!(context.log, "delivery dropped: endpoint disabled"; "message" => &message.id, "endpoint" => &endpoint.id);
         return Ok(skipped(stays(DeliveryStatus::Exhausted, now())));
+    }
+    // A message whose payload's retention has ended has nothing left to send, whether or not a
+    // prune has expunged it yet: the delivery ends with an attempt saying so, and no call.
+    let at = now();
+    let Some(payload) = message.payload.as_deref().filter(|_| message.expires_at.is_none_or(|end| end > at)) else {
+        let row = attempt_row(&held, message, &endpoint, MessageStatus::Fail, 0, EXPUNGED.to_owned(), 0, at);
+        return Ok(Done {
+            attempt: Some(row),
+            finish: stays(DeliveryStatus::Exhausted, at),
+            endpoint,
+            duration: Duration::ZERO,
+            unsigned: false,
+            expunged: true,
+        });
     };
     if let Some(limit) = endpoint.rate_limit.filter(|l| *l > 0)
         && let Some(wait_until) = take_slot(&context.db, &endpoint.id, limit, now()).await?
@@ -221,22 +247,46 @@ pub async fn deliver(
             None => (DeliveryStatus::Exhausted, at),
         }
     };
-    let row = AttemptRow {
+    let status = if outcome.success { MessageStatus::Success } else { MessageStatus::Fail };
+    let ms = outcome.duration.as_millis() as i64;
+    let row = attempt_row(&held, message, &endpoint, status, outcome.status_code, outcome.response, ms, at);
+    let finish = Finish { id: held.id.clone(), status: new_status, attempt_count: attempts, next_attempt_at: next };
+    Ok(Done {
+        attempt: Some(row),
+        finish,
+        endpoint,
+        duration: outcome.duration,
+        unsigned: outcome.unsigned,
+        expunged: false,
+    })
+}
+
+/// The attempt row for a delivery's call (or decision not to call) at `at`.
+#[allow(clippy::too_many_arguments)]
+fn attempt_row(
+    held: &DeliveryRow,
+    message: &MessageRow,
+    endpoint: &EndpointRow,
+    status: MessageStatus,
+    code: i32,
+    response: String,
+    duration_ms: i64,
+    at: chrono::NaiveDateTime,
+) -> AttemptRow {
+    AttemptRow {
         id: AttemptId::generate(),
         message_id: message.id.clone(),
         endpoint_id: endpoint.id.clone(),
         app_id: held.app_id.clone(),
         delivery_id: Some(held.id.clone()),
         url: endpoint.url.clone(),
-        status: if outcome.success { MessageStatus::Success } else { MessageStatus::Fail },
-        response_status_code: outcome.status_code,
-        response: outcome.response,
-        response_duration_ms: outcome.duration.as_millis() as i64,
+        status,
+        response_status_code: code,
+        response,
+        response_duration_ms: duration_ms,
         trigger_type: held.trigger_kind,
         created_at: at,
-    };
-    let finish = Finish { id: held.id.clone(), status: new_status, attempt_count: attempts, next_attempt_at: next };
-    Ok(Done { attempt: Some(row), finish, endpoint, duration: outcome.duration, unsigned: outcome.unsigned })
+    }
 }
 
 #[cfg(test)]

@@ -115,6 +115,7 @@ pub async fn run(context: Context, mut stop: StopSignal) {
     let consumer = broker.then(|| {
         actix_web::rt::spawn(crate::consume::consume(context.clone(), runner.clone(), wake.clone(), stop.clone()))
     });
+    actix_web::rt::spawn(crate::prune::run(context.clone(), owner.clone(), stop.clone()));
     info!(log, "delivering from the database queue"; "worker" => &owner, "concurrency" => concurrency);
     let mut lag_measured = Instant::now() - LAG_EVERY;
     let mut backoff = Backoff::new(RETRY.0, RETRY.1);

@@ -5,6 +5,7 @@ mod consume;
 mod deliver;
 mod dispatch;
 mod engine;
+mod prune;
 mod record;
 mod runner;
 mod slots;

@@ -81,6 +81,11 @@ async fn report(context: &Context, batch: &[Recorded], unsigned_logged: &mut Has
     for recorded in batch {
         let (done, message) = (&recorded.done, recorded.message_id.as_str());
         let Some(attempt) = &done.attempt else { continue };
+        if done.expunged {
+            info!(context.log, "delivery ended unsent: the message's payload was expunged"; "message" => message,
+                "endpoint" => attempt.endpoint_id.as_str());
+            continue;
+        }
         if done.unsigned {
             context.metrics.unsigned_refusals.inc();
             if unsigned_logged.insert(done.endpoint.id.clone()) {

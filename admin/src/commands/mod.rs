@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod migrate;
+pub mod prune;
 pub mod token;
 
 /// A command that ran to its end and has said what it found, but must exit unsuccessfully (e.g.

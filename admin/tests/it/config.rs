@@ -81,7 +81,8 @@ fn every_key_is_settable_by_its_env_name() {
             | "serve.workers"
             | "database.pool.max_size"
             | "worker.concurrency"
-            | "delivery.max_response_bytes" => "7",
+            | "delivery.max_response_bytes"
+            | "retention.batch_size" => "7",
             "delivery.retry_schedule" => "[\"7s\"]",
             "delivery.header_style" => "svix",
             "queue.quorum" => "true",

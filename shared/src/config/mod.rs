@@ -76,6 +76,37 @@ pub struct Config {
     pub secrets: Secrets,
     /// The management API.
     pub api: Api,
+    /// What is kept how long.
+    pub retention: Retention,
+}
+
+/// `retention.*`: how long each kind of row is kept, and background pruning.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Messages, with their deliveries and attempts.
+    #[serde(with = "humantime_serde")]
+    pub messages: Duration,
+    /// Deliveries whose retries ran out, after their last attempt.
+    #[serde(with = "humantime_serde")]
+    pub exhausted_deliveries: Duration,
+    /// Attempts' response bodies.
+    #[serde(with = "humantime_serde")]
+    pub response_bodies: Duration,
+    /// Idempotency keys, after they expire.
+    #[serde(with = "humantime_serde")]
+    pub idempotency_keys: Duration,
+    /// Rate-limit counters, after their window.
+    #[serde(with = "humantime_serde")]
+    pub rate_windows: Duration,
+    /// Revoked and expired API tokens, after they stopped working.
+    #[serde(with = "humantime_serde")]
+    pub tokens: Duration,
+    /// How often workers prune; zero for never.
+    #[serde(with = "humantime_serde")]
+    pub prune_interval: Duration,
+    /// Rows per pruning transaction.
+    pub batch_size: usize,
 }
 
 /// `secrets.*`

@@ -176,13 +176,12 @@ pub async fn list_messages(
     Ok(Page::from_rows(rows, page, |r| r.id.to_string()))
 }
 
-/// Removes a message's payload (the record and its attempts stay).
+/// Removes a message's payload (the record and its attempts stay), and with it the payload's
+/// expiry: nothing is left to expire.
 pub async fn expunge_payload(db: &Database, id: &MessageId) -> Result<bool, DbError> {
     let target = message::table.filter(message::id.eq(id));
-    Ok(
-        crate::with_conn_retrying!(db, c => diesel::update(target).set(message::payload.eq(None::<String>)).execute(c).await)?
-            > 0,
-    )
+    let set = (message::payload.eq(None::<String>), message::expires_at.eq(None::<NaiveDateTime>));
+    Ok(crate::with_conn_retrying!(db, c => diesel::update(target).set(set.clone()).execute(c).await)? > 0)
 }
 
 /// The messages with these ids (in no particular order).

@@ -183,6 +183,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// Bookkeeping of maintenance jobs: a lease (so one process at a time runs a job) and how far
+    /// a job walking a table in id order has got.
+    maintenance (name) {
+        name -> Text,
+        holder -> Text,
+        held_until -> Timestamp,
+        resume_after -> Text,
+    }
+}
+
 diesel::joinable!(api_token -> application (app_id));
 diesel::joinable!(endpoint -> application (app_id));
 diesel::joinable!(message -> application (app_id));
@@ -202,4 +213,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     attempt,
     idempotency_key,
     endpoint_rate,
+    maintenance,
 );

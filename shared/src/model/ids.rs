@@ -68,6 +68,14 @@ macro_rules! id_type {
                 $name(text.into())
             }
 
+            /// The lowest id this process could make at `at` or later: every id below it was made
+            /// before `at` (to the millisecond, as far as the makers' clocks agree), so a range
+            /// of ids below it is a range of creation times, walked through the primary key.
+            pub fn first_at(at: chrono::NaiveDateTime) -> Self {
+                let ms = u64::try_from(at.and_utc().timestamp_millis()).unwrap_or(0);
+                $name(format!("{}_{}", $prefix, ulid::Ulid::from_parts(ms, 0)))
+            }
+
             /// `text` when it has this type's form (prefix and ULID), as opposed to a uid.
             pub fn parse(text: &str) -> Option<Self> {
                 is_id(text, $prefix).then(|| $name(text.to_owned()))
@@ -197,6 +205,17 @@ pub fn is_id(text: &str, prefix: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_id_at_a_time_sorts_between_the_ids_made_before_and_after_it() {
+        let before = MessageId::generate();
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let boundary = MessageId::first_at(chrono::Utc::now().naive_utc());
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let after = MessageId::generate();
+        assert!(before < boundary && boundary < after, "{before} {boundary} {after}");
+        assert!(MessageId::parse(&boundary).is_some(), "it has the id's form");
+    }
 
     #[test]
     fn ids_are_prefixed_unique_and_sortable() {

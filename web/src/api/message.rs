@@ -40,6 +40,7 @@ pub struct MessageIn {
     channels: Option<Vec<String>>,
     tags: Option<Vec<String>>,
     payload_retention_period: Option<i64>,
+    payload_retention_hours: Option<i64>,
     application: Option<ApplicationIn>,
 }
 
@@ -61,8 +62,10 @@ fn empty_object() -> Box<RawValue> {
 }
 
 impl MessageOut {
-    /// The response form of a row; without content the payload is `{}` (as Svix answers).
+    /// The response form of a row; without content, or once the payload's retention has ended
+    /// (expunged, or due to be at the next prune), the payload is `{}` (as Svix answers).
     pub fn new(row: MessageRow, with_content: bool) -> Result<Self, ApiError> {
+        let with_content = with_content && row.expires_at.is_none_or(|end| end > now());
         let id = row.id.clone();
         let id = &id;
         let corrupt =
@@ -88,6 +91,8 @@ impl MessageOut {
 
 /// Days a payload is kept by default, and the bounds Svix allows.
 const RETENTION_DAYS: (i64, i64, i64) = (90, 5, 90);
+/// The bounds Svix allows on `payloadRetentionHours` (up to the 90 days of the longest period).
+const RETENTION_HOURS: (i64, i64) = (1, 2160);
 
 #[derive(Debug, Deserialize)]
 struct ContentQuery {
@@ -118,6 +123,16 @@ fn check(body: &MessageIn, max_payload: usize) -> Result<(), ApiError> {
             &["body", "payloadRetentionPeriod"],
             "must be 5 to 90 days",
         )
+        .check(
+            body.payload_retention_hours.is_none_or(|h| (RETENTION_HOURS.0..=RETENTION_HOURS.1).contains(&h)),
+            &["body", "payloadRetentionHours"],
+            "must be 1 to 2160 hours",
+        )
+        .check(
+            body.payload_retention_hours.is_none() || body.payload_retention_period.is_none(),
+            &["body", "payloadRetentionHours"],
+            "cannot be given with payloadRetentionPeriod",
+        )
         .finish()
 }
 
@@ -132,7 +147,10 @@ async fn create(
     let body = body.into_inner();
     check(&body, context.config.with(|c| c.api.max_payload_bytes))?;
     let at = now();
-    let retention = body.payload_retention_period.unwrap_or(RETENTION_DAYS.0);
+    let retention = match (body.payload_retention_hours, body.payload_retention_period) {
+        (Some(hours), _) => chrono::Duration::hours(hours),
+        (None, days) => chrono::Duration::days(days.unwrap_or(RETENTION_DAYS.0)),
+    };
     let mut row = MessageRow {
         id: MessageId::generate(),
         // Set by the insert, which finds the application in the same statement.
@@ -144,7 +162,7 @@ async fn create(
         tags: body.tags.map(JsonText::new),
         payload: Some(body.payload.get().to_owned()),
         created_at: at,
-        expires_at: Some(at + chrono::Duration::days(retention)),
+        expires_at: Some(at + retention),
         dispatched_at: None,
     };
     // The answer is made before the insert: with an Idempotency-Key it is stored in the same
