@@ -54,7 +54,10 @@ pub async fn run(cmd: Prune, booted: &Booted) -> anyhow::Result<()> {
         while let Some(changed) = pass.step(&db).await.with_context(|| format!("pruning {}", job.name()))? {
             match &bar {
                 Some(bar) => bar.inc(changed as u64),
-                None => println!("{}", json!({"job": job.name(), "changed": changed, "so_far": pass.changed})),
+                None if changed > 0 => {
+                    println!("{}", json!({"job": job.name(), "changed": changed, "so_far": pass.changed}));
+                }
+                None => {}
             }
             if stop.load(Ordering::SeqCst) {
                 interrupted = true;

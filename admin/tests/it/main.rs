@@ -7,4 +7,5 @@ mod config;
 mod deploy;
 mod image;
 mod migrate;
+mod prune;
 mod static_chroot;

@@ -8,7 +8,7 @@ use super::maintenance::RESPONSE_BODIES;
 use super::schema::{api_token, attempt, delivery, endpoint_rate, idempotency_key, maintenance, message};
 use super::{Database, DbError};
 use crate::model::ids::{AttemptId, MessageId};
-use crate::model::status::DeliveryStatus;
+use crate::model::status::{DeliveryStatus, KeyState};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -124,7 +124,7 @@ pub async fn delete_exhausted(db: &Database, before: NaiveDateTime, limit: usize
 }
 
 /// Deletes idempotency keys that stopped being honoured before `before`, unless a request
-/// still holds one (`now` is before its claim's end).
+/// still holds one (not done, and `now` is before its claim's end).
 pub async fn delete_keys(
     db: &Database,
     before: NaiveDateTime,
@@ -143,7 +143,7 @@ pub async fn delete_keys(
     let target = idempotency_key::table
         .filter(idempotency_key::key_hash.eq_any(&picked))
         .filter(idempotency_key::expires_at.lt(before))
-        .filter(idempotency_key::lease_until.lt(now));
+        .filter(idempotency_key::state.eq(KeyState::Done).or(idempotency_key::lease_until.lt(now)));
     let changed = crate::with_conn_retrying!(db, c => diesel::delete(target.clone()).execute(c).await)?;
     Ok(batch(&picked, changed))
 }
@@ -239,7 +239,7 @@ pub mod count {
     pub async fn keys(db: &Database, before: NaiveDateTime, now: NaiveDateTime) -> Result<u64, DbError> {
         let q = idempotency_key::table
             .filter(idempotency_key::expires_at.lt(before))
-            .filter(idempotency_key::lease_until.lt(now))
+            .filter(idempotency_key::state.eq(KeyState::Done).or(idempotency_key::lease_until.lt(now)))
             .count();
         rows(crate::with_conn_retrying!(db, c => q.get_result(c).await)?)
     }
