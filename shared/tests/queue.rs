@@ -257,3 +257,26 @@ on_every_backend! {
         assert_eq!(count_due(&q.db, now(), 2).await.expect("count"), 2, "{}", backend.name());
     }
 }
+
+on_every_backend! {
+    /// The prune lease: one holder at a time, renewable by its holder, free again once released
+    /// or lapsed, with no leader.
+    async fn the_prune_lease_has_one_holder_at_a_time(backend) {
+        use herald::db::maintenance::{PRUNE, release_lease, take_lease};
+        let Some(q) = queue(backend).await else { return };
+        let (db, at) = (&q.db, now());
+        let minute = at + Span::minutes(1);
+        assert!(take_lease(db, PRUNE, "a", at, minute).await.expect("take"), "free at first");
+        assert!(!take_lease(db, PRUNE, "b", at, minute).await.expect("take"), "held by a");
+        assert!(take_lease(db, PRUNE, "a", at, minute).await.expect("renew"), "a renews its own");
+        // Lapsed: whoever asks after its end gets it, and the old holder no longer has it.
+        let later = minute + Span::seconds(1);
+        assert!(take_lease(db, PRUNE, "b", later, later + Span::minutes(1)).await.expect("take"), "lapsed");
+        assert!(!take_lease(db, PRUNE, "a", later, later + Span::minutes(1)).await.expect("take"), "b holds it now");
+        // Released by a, which no longer holds it: nothing changes; released by b: free.
+        release_lease(db, PRUNE, "a").await.expect("release");
+        assert!(!take_lease(db, PRUNE, "c", later, later).await.expect("take"), "still b's");
+        release_lease(db, PRUNE, "b").await.expect("release");
+        assert!(take_lease(db, PRUNE, "c", later, later).await.expect("take"), "free once released");
+    }
+}

@@ -157,3 +157,59 @@ async fn lists_of_large_payloads_are_paged_within_a_memory_budget() {
     assert_eq!(light["data"].as_array().map(Vec::len), Some(MESSAGES));
     assert_eq!(light["data"][0]["payload"], json!({}));
 }
+
+on_every_backend! {
+    async fn payload_retention_is_given_in_days_or_hours_never_both(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
+        let api = herald.client("org-a");
+        api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+        for good in [json!({"payloadRetentionHours": 1}), json!({"payloadRetentionHours": 2160})] {
+            let mut body = json!({"eventType": "a.b", "payload": {}});
+            body.as_object_mut().expect("object").extend(good.as_object().expect("object").clone());
+            assert_eq!(api.post("/app/a/msg", &body).await.0, 202, "{body}");
+        }
+        for bad in [
+            json!({"payloadRetentionHours": 0}),
+            json!({"payloadRetentionHours": 2161}),
+            json!({"payloadRetentionHours": 5, "payloadRetentionPeriod": 5}),
+        ] {
+            let mut body = json!({"eventType": "a.b", "payload": {}});
+            body.as_object_mut().expect("object").extend(bad.as_object().expect("object").clone());
+            let (status, answer) = api.post("/app/a/msg", &body).await;
+            assert_eq!(status, 422, "{body} → {answer}");
+            assert_eq!(answer["detail"][0]["loc"], json!(["body", "payloadRetentionHours"]), "{answer}");
+        }
+        assert_eq!(herald.db.count_rows("message").await, 2, "a refused message is not stored");
+    }
+}
+
+on_every_backend! {
+    async fn a_payload_past_its_retention_reads_as_empty_before_any_prune(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
+        let api = herald.client("org-a");
+        api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+        let (_, msg) =
+            api.post("/app/a/msg", &json!({"eventType": "a.b", "payload": {"k": 1}, "payloadRetentionHours": 1})).await;
+        let path = format!("/app/a/msg/{}", msg["id"].as_str().expect("id"));
+        assert_eq!(api.get(&path).await.1["payload"], json!({"k": 1}));
+
+        assert_eq!(herald.db.execute("UPDATE message SET expires_at = '2000-01-01 00:00:00'").await, 1);
+        assert_eq!(api.get(&path).await.1["payload"], json!({}), "expired: shown as expunged");
+        assert_eq!(api.get("/app/a/msg").await.1["data"][0]["payload"], json!({}), "in lists too");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn payload_retention_hours_set_when_the_payload_expires() {
+    // Read back through SQL, which is Postgres's here: the API never shows the expiry.
+    let Some(herald) = Herald::start(Backend::Postgres).await else { return };
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/app/a/msg", &json!({"eventType": "a.b", "payload": {}, "payloadRetentionHours": 3})).await;
+    api.post("/app/a/msg", &json!({"eventType": "a.b", "payload": {}, "payloadRetentionPeriod": 5})).await;
+    api.post("/app/a/msg", &json!({"eventType": "a.b", "payload": {}})).await;
+    let with = |span: &str| format!("UPDATE message SET tags = NULL WHERE expires_at = created_at + interval '{span}'");
+    assert_eq!(herald.db.execute(&with("3 hours")).await, 1);
+    assert_eq!(herald.db.execute(&with("5 days")).await, 1);
+    assert_eq!(herald.db.execute(&with("90 days")).await, 1, "Svix's default: 90 days");
+}

@@ -8,3 +8,4 @@ mod concurrency;
 mod delivery;
 mod faults;
 mod lifecycle;
+mod retention;
