@@ -121,7 +121,11 @@ secret_keys = {name: set((d.get("stringData") or {}) | (d.get("data") or {}))
                for name, (_, d) in by_kind.get("Secret", {}).items()}
 configmap_keys = {name: set(d.get("data") or {}) for name, (_, d) in by_kind.get("ConfigMap", {}).items()}
 
-workloads = [(p, d, d["spec"]["template"]) for p, d in docs if d["kind"] in ("Deployment", "Job")]
+def pod_template(d):
+    if d["kind"] == "CronJob":
+        return d["spec"]["jobTemplate"]["spec"]["template"]
+    return d["spec"]["template"]
+workloads = [(p, d, pod_template(d)) for p, d in docs if d["kind"] in ("Deployment", "Job", "CronJob")]
 for path, d, template in workloads:
     where = f"{path}: {d['kind']} {d['metadata']['name']}"
     pod = template["spec"]

@@ -36,6 +36,16 @@ pub fn herald_document() -> &'static Value {
         let mut doc: Value = serde_json::from_str(SVIX_SUBSET).unwrap_or_else(|_| json!({"paths": {}}));
         doc["info"]["version"] = json!(env!("CARGO_PKG_VERSION"));
         doc["servers"] = json!([{ "url": "/" }]);
+        // Svix's API has since added retention in hours beside the days; Herald accepts both.
+        if let Some(message_in) = doc["components"]["schemas"]["MessageIn"]["properties"].as_object_mut() {
+            message_in.insert(
+                "payloadRetentionHours".into(),
+                json!({
+                    "description": "How many hours the payload is kept; not together with payloadRetentionPeriod.",
+                    "type": "integer", "format": "int64", "minimum": 1, "maximum": 2160
+                }),
+            );
+        }
         let Some(paths) = doc["paths"].as_object_mut() else { return doc };
         for (path, operations) in paths.iter_mut() {
             let Some(operations) = operations.as_object_mut() else { continue };
