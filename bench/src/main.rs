@@ -3,6 +3,7 @@
 //! (RSS) of each process once ready. Results print as a Markdown table for BENCHMARKS.md.
 
 mod e2e;
+mod lists;
 mod publish;
 
 use anyhow::{Context, Result, bail};
@@ -61,6 +62,20 @@ enum Bench {
         #[arg(long, default_value_t = 256)]
         payload_bytes: usize,
     },
+    /// Latency of GETs (list pages, /metrics), one request at a time: p50 and p99 per path.
+    Lists {
+        /// herald-web's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8071")]
+        url: String,
+        /// An org token.
+        #[arg(long)]
+        token: String,
+        /// Requests measured per path.
+        #[arg(long, default_value_t = 200)]
+        requests: usize,
+        /// `label=path` to GET (a path under the URL, or a full URL).
+        paths: Vec<String>,
+    },
     /// Start-up time, binary size and idle memory of web and worker on SQLite.
     Startup {
         /// Directory holding the herald-* binaries (default: beside this one).
@@ -79,6 +94,10 @@ fn main() -> Result<()> {
         Bench::Startup { bin_dir, runs } => startup(bin_dir, runs),
         Bench::E2e { url, token, endpoints, messages, rate } => {
             e2e::run(e2e::Plan { url, token, endpoints, messages, rate })
+        }
+        Bench::Lists { url, token, requests, paths } => {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(lists::run(lists::Plan { url, token, requests, paths }))
         }
         Bench::Publish { url, token, app, concurrency, seconds, payload_bytes } => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
