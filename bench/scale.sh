@@ -139,6 +139,14 @@ measure() {
     record "$label" p50 "$(echo "$p50" | xargs)"
     record "$label" p99 "$(echo "$p99" | xargs)"
   done
+  if [ "$backend" = postgres ]; then
+    # Which updates were HOT (no new index entries) during the runs above.
+    psql -Atq "$db_url" -F ' ' -c "SELECT relname, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables
+      WHERE relname IN ('delivery', 'message', 'endpoint', 'endpoint_rate', 'idempotency_key', 'attempt')
+      ORDER BY relname" | while read -r table updates hot; do
+        echo "| updates of $table (HOT / all) | $hot / $updates |" | tee -a "$work/$phase.md"
+      done
+  fi
   local app
   app=$(api POST /app '{"name":"publish"}' | field id)
   line=$("$bin/herald-bench" publish --url "http://127.0.0.1:$web_port" --token "$token" --app "$app" --concurrency 64 --seconds 10)

@@ -5,6 +5,7 @@
 mod e2e;
 mod lists;
 mod publish;
+mod soak;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
@@ -76,6 +77,21 @@ enum Bench {
         /// `label=path` to GET (a path under the URL, or a full URL).
         paths: Vec<String>,
     },
+    /// A fixed rate for a long time to ten endpoints, one failing: a line per minute.
+    Soak {
+        /// herald-web's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8071")]
+        url: String,
+        /// An org token.
+        #[arg(long)]
+        token: String,
+        /// Messages per second.
+        #[arg(long, default_value_t = 100)]
+        rate: u64,
+        /// How long, in minutes.
+        #[arg(long, default_value_t = 30)]
+        minutes: u64,
+    },
     /// Start-up time, binary size and idle memory of web and worker on SQLite.
     Startup {
         /// Directory holding the herald-* binaries (default: beside this one).
@@ -95,6 +111,7 @@ fn main() -> Result<()> {
         Bench::E2e { url, token, endpoints, messages, rate } => {
             e2e::run(e2e::Plan { url, token, endpoints, messages, rate })
         }
+        Bench::Soak { url, token, rate, minutes } => soak::run(soak::Plan { url, token, rate, minutes }),
         Bench::Lists { url, token, requests, paths } => {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             runtime.block_on(lists::run(lists::Plan { url, token, requests, paths }))

@@ -84,11 +84,14 @@ pub async fn list_attempts(
             Some(c) => q = q.filter(attempt::response_status_code.ge(c)).filter(attempt::response_status_code.lt(c + 100)),
             None => {}
         }
+        // As id bounds too, which the list indexes (ending with the id) seek to.
         if let Some(t) = before {
-            q = q.filter(attempt::created_at.lt(t));
+            let below = AttemptId::first_at(t + super::message::ID_CLOCK_SLACK);
+            q = q.filter(attempt::created_at.lt(t)).filter(attempt::id.lt(below));
         }
         if let Some(t) = after {
-            q = q.filter(attempt::created_at.gt(t));
+            let from = AttemptId::first_at(t - super::message::ID_CLOCK_SLACK);
+            q = q.filter(attempt::created_at.gt(t)).filter(attempt::id.ge(from));
         }
         if messages.narrows() {
             let all = message::table.select(message::id).filter(message::app_id.eq(app_id)).into_boxed();

@@ -143,13 +143,22 @@ pub async fn delete_endpoint(db: &Database, app_id: &AppId, id: &EndpointId) -> 
     Ok(with_conn!(db, c => diesel::delete(target).execute(c).await)? > 0)
 }
 
-/// How many of the endpoint's deliveries are in each status code.
+/// How many of the endpoint's deliveries made in `since..until` (each end open when `None`) are
+/// in each status code: a range of its (endpoint, created_at) index.
 pub async fn delivery_counts(
     db: &Database,
     endpoint_id: &EndpointId,
+    since: Option<NaiveDateTime>,
+    until: Option<NaiveDateTime>,
 ) -> Result<Vec<(crate::model::status::DeliveryStatus, i64)>, DbError> {
+    // Open ends as the widest times every backend stores (MySQL's DATETIME stops at year 9999).
+    let far_future = chrono::NaiveDate::from_ymd_opt(9999, 12, 31).and_then(|d| d.and_hms_opt(0, 0, 0));
+    let from = since.unwrap_or(chrono::DateTime::UNIX_EPOCH.naive_utc());
+    let to = until.or(far_future).unwrap_or(NaiveDateTime::MAX);
     let query = delivery::table
         .filter(delivery::endpoint_id.eq(endpoint_id))
+        .filter(delivery::created_at.ge(from))
+        .filter(delivery::created_at.lt(to))
         .group_by(delivery::status)
         .select((delivery::status, diesel::dsl::count_star()));
     Ok(crate::with_conn_retrying!(db, c => query.load(c).await)?)

@@ -128,19 +128,37 @@ struct LockTaken {
     taken: Option<i32>,
 }
 
+/// The answer of `pg_try_advisory_lock`.
+#[derive(QueryableByName)]
+struct TryTaken {
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    taken: bool,
+}
+
+/// How often a Postgres migration asks again for the lock another one holds.
+const LOCK_POLL: Duration = Duration::from_millis(100);
+
 async fn locked(db: &Database, url: &str, step: Step, lock_wait: Duration) -> Result<Vec<String>, DbError> {
     use diesel_async::RunQueryDsl;
     match (backend_of(url)?, db.get().await?) {
         (Backend::Postgres, Conn::Postgres(mut conn)) => {
-            // The advisory lock waits like any lock, so lock_timeout bounds it.
-            // 0 would mean no timeout at all to Postgres; and it takes at most about 24 days.
-            let wait = format!("SET lock_timeout = '{}ms'", lock_wait.as_millis().clamp(1, i32::MAX as u128));
-            diesel::sql_query(wait).execute(&mut conn).await?;
-            let lock = diesel::sql_query(format!("SELECT pg_advisory_lock({PG_LOCK_KEY})")).execute(&mut conn).await;
-            diesel::sql_query("SET lock_timeout = 0").execute(&mut conn).await?;
-            if let Err(e) = lock {
-                let timed_out = e.to_string().contains("lock timeout");
-                return Err(if timed_out { lock_not_taken(lock_wait) } else { e.into() });
+            // Asked for again and again, never waited for inside a statement: a statement waiting
+            // for the lock would hold a snapshot, and CREATE INDEX CONCURRENTLY in the migration
+            // running under the lock waits for every snapshot older than its own to end (a
+            // deadlock Postgres breaks by failing one side).
+            let deadline = std::time::Instant::now() + lock_wait;
+            loop {
+                let taken: Vec<TryTaken> =
+                    diesel::sql_query(format!("SELECT pg_try_advisory_lock({PG_LOCK_KEY}) AS taken"))
+                        .load(&mut conn)
+                        .await?;
+                if <[TryTaken]>::first(&taken).is_some_and(|t| t.taken) {
+                    break;
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(lock_not_taken(lock_wait));
+                }
+                tokio::time::sleep(LOCK_POLL).await;
             }
             let mut harness = AsyncMigrationHarness::new(conn);
             let result = run_step(&mut harness, || POSTGRES, step);

@@ -278,7 +278,7 @@ pub fn message_filter(
 }
 
 /// An optional RFC 3339 query parameter; a malformed one is a 422 naming it.
-fn query_time(text: &Option<String>, name: &str) -> Result<Option<NaiveDateTime>, ApiError> {
+pub fn query_time(text: &Option<String>, name: &str) -> Result<Option<NaiveDateTime>, ApiError> {
     match text {
         None => Ok(None),
         Some(text) => {

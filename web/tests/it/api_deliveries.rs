@@ -185,3 +185,27 @@ on_every_backend! {
         assert_ne!(org.get("/app/mine/endpoint/ep/secret").await.1, before, "{name}");
     }
 }
+
+on_every_backend! {
+    async fn endpoint_stats_count_the_window_asked_for(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
+        let api = herald.client("org-a");
+        api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+        api.post("/app/a/endpoint", &json!({"url": "https://example.com/h", "uid": "ep"})).await;
+        let (_, msg) = api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {}})).await;
+        let msg_id = msg["id"].as_str().unwrap().to_owned();
+        // Without a worker, a resend is the one delivery: made now, pending.
+        api.post(&format!("/app/a/msg/{msg_id}/endpoint/ep/resend"), &json!({})).await;
+        let pending = |since: &str, until: &str| {
+            let path = format!("/app/a/endpoint/ep/stats?since={since}&until={until}");
+            let api = api.clone();
+            async move { api.get(&path).await.1["pending"].clone() }
+        };
+        assert_eq!(pending("2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z").await, 1);
+        assert_eq!(pending("2999-01-01T00:00:00Z", "2999-01-02T00:00:00Z").await, 0, "a window in the future");
+        assert_eq!(pending("2000-01-01T00:00:00Z", "2000-01-02T00:00:00Z").await, 0, "a window in the past");
+        let (status, body) = api.get("/app/a/endpoint/ep/stats?since=yesterday").await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["detail"][0]["loc"], json!(["query", "since"]));
+    }
+}
