@@ -144,19 +144,24 @@ pub async fn delete_endpoint(db: &Database, app_id: &AppId, id: &EndpointId) -> 
 }
 
 /// How many of the endpoint's deliveries made in `since..until` (each end open when `None`) are
-/// in each status code: a range of its (endpoint, created_at) index.
+/// in each status code: a range of its (endpoint, created_at) index. Without a window, the plain
+/// count by endpoint (a bound of 1970 to 9999 made Postgres plan it worse).
 pub async fn delivery_counts(
     db: &Database,
     endpoint_id: &EndpointId,
     since: Option<NaiveDateTime>,
     until: Option<NaiveDateTime>,
 ) -> Result<Vec<(crate::model::status::DeliveryStatus, i64)>, DbError> {
+    let all = delivery::table.filter(delivery::endpoint_id.eq(endpoint_id));
+    if since.is_none() && until.is_none() {
+        let query = all.group_by(delivery::status).select((delivery::status, diesel::dsl::count_star()));
+        return Ok(crate::with_conn_retrying!(db, c => query.load(c).await)?);
+    }
     // Open ends as the widest times every backend stores (MySQL's DATETIME stops at year 9999).
     let far_future = chrono::NaiveDate::from_ymd_opt(9999, 12, 31).and_then(|d| d.and_hms_opt(0, 0, 0));
     let from = since.unwrap_or(chrono::DateTime::UNIX_EPOCH.naive_utc());
     let to = until.or(far_future).unwrap_or(NaiveDateTime::MAX);
-    let query = delivery::table
-        .filter(delivery::endpoint_id.eq(endpoint_id))
+    let query = all
         .filter(delivery::created_at.ge(from))
         .filter(delivery::created_at.lt(to))
         .group_by(delivery::status)
