@@ -2,9 +2,10 @@
 //! thread), creates an application with N endpoints pointing at it, publishes, and reports
 //! deliveries per second and publish-to-arrival latency.
 
+use crate::receiver::{latency_of, micros_now};
 use anyhow::{Context, Result, bail};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub struct Plan {
     pub url: String,
@@ -14,43 +15,16 @@ pub struct Plan {
     pub rate: u64,
 }
 
-fn micros_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
-}
-
 /// Latencies (µs) and the arrival time of each delivery.
 type Arrivals = Arc<Mutex<Vec<(u64, Instant)>>>;
 
 fn start_receiver(arrivals: Arrivals) -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    std::thread::spawn(move || {
-        let system = actix_web::rt::System::new();
-        system.block_on(async move {
-            let server = actix_web::HttpServer::new(move || {
-                let arrivals = arrivals.clone();
-                actix_web::App::new().default_service(actix_web::web::to(move |body: actix_web::web::Bytes| {
-                    let arrivals = arrivals.clone();
-                    async move {
-                        let sent = serde_json::from_slice::<serde_json::Value>(&body)
-                            .ok()
-                            .and_then(|v| v["sent_at_us"].as_u64())
-                            .unwrap_or(0);
-                        if let Ok(mut all) = arrivals.lock() {
-                            all.push((micros_now().saturating_sub(sent), Instant::now()));
-                        }
-                        actix_web::HttpResponse::Ok().finish()
-                    }
-                }))
-            })
-            .workers(1)
-            .listen(listener);
-            if let Ok(server) = server {
-                let _ = server.run().await;
-            }
-        });
-    });
-    Ok(port)
+    crate::receiver::start(move |_path, body| {
+        if let Ok(mut all) = arrivals.lock() {
+            all.push((latency_of(body), Instant::now()));
+        }
+        200
+    })
 }
 
 pub fn run(plan: Plan) -> Result<()> {

@@ -5,6 +5,7 @@
 mod e2e;
 mod lists;
 mod publish;
+mod receiver;
 mod soak;
 
 use anyhow::{Context, Result, bail};

@@ -3,9 +3,10 @@
 //! and prints a line per minute: messages published, deliveries arrived, and the publish-to-
 //! arrival p50/p99 of that minute's arrivals — to see whether latency levels off or grows.
 
+use crate::receiver::{latency_of, micros_now};
 use anyhow::{Result, bail};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub struct Plan {
     pub url: String,
@@ -14,48 +15,19 @@ pub struct Plan {
     pub minutes: u64,
 }
 
-fn micros_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
-}
-
 /// Publish-to-arrival latencies (µs) of the current minute's successful deliveries.
 type Minute = Arc<Mutex<Vec<u64>>>;
 
 fn start_receiver(minute: Minute) -> Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let port = listener.local_addr()?.port();
-    std::thread::spawn(move || {
-        let system = actix_web::rt::System::new();
-        system.block_on(async move {
-            let server = actix_web::HttpServer::new(move || {
-                let minute = minute.clone();
-                actix_web::App::new().default_service(actix_web::web::to(
-                    move |req: actix_web::HttpRequest, body: actix_web::web::Bytes| {
-                        let minute = minute.clone();
-                        async move {
-                            if req.path().contains("/fail") {
-                                return actix_web::HttpResponse::InternalServerError().body("failing on purpose");
-                            }
-                            let sent = serde_json::from_slice::<serde_json::Value>(&body)
-                                .ok()
-                                .and_then(|v| v["sent_at_us"].as_u64())
-                                .unwrap_or(0);
-                            if let Ok(mut all) = minute.lock() {
-                                all.push(micros_now().saturating_sub(sent));
-                            }
-                            actix_web::HttpResponse::Ok().finish()
-                        }
-                    },
-                ))
-            })
-            .workers(1)
-            .listen(listener);
-            if let Ok(server) = server {
-                let _ = server.run().await;
-            }
-        });
-    });
-    Ok(port)
+    crate::receiver::start(move |path, body| {
+        if path.contains("/fail") {
+            return 500;
+        }
+        if let Ok(mut all) = minute.lock() {
+            all.push(latency_of(body));
+        }
+        200
+    })
 }
 
 pub fn run(plan: Plan) -> Result<()> {

@@ -71,9 +71,12 @@ impl Job {
     /// A job that walks its table in key order moves on by key; the others by removing what
     /// they picked.
     fn walks(self) -> bool {
-        matches!(self, Job::ResponseBodies | Job::RateWindows | Job::Tokens)
+        matches!(self, Job::Messages | Job::ResponseBodies | Job::RateWindows | Job::Tokens)
     }
 }
+
+/// The earliest time a cutoff falls back to: every backend stores it, and nothing is older.
+const EPOCH: NaiveDateTime = chrono::DateTime::UNIX_EPOCH.naive_utc();
 
 /// Where each job stops: computed once per prune from the retention in force and the time.
 #[derive(Debug, Clone)]
@@ -91,7 +94,10 @@ pub struct Cutoffs {
 impl Cutoffs {
     /// The cutoffs `retention` sets at `now`.
     pub fn new(retention: &Retention, now: NaiveDateTime) -> Self {
-        let ago = |age: Duration| now - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX / 2);
+        // A retention too long to subtract (config allows any duration) keeps everything.
+        let ago = |age: Duration| {
+            chrono::Duration::from_std(age).ok().and_then(|age| now.checked_sub_signed(age)).unwrap_or(EPOCH)
+        };
         Cutoffs {
             now,
             messages: MessageId::first_at(ago(retention.messages)),
@@ -154,7 +160,7 @@ impl Pass {
         }
         let (cut, limit, after) = (&self.cut, self.limit, self.after.as_str());
         let batch: Batch = match self.job {
-            Job::Messages => prune::delete_messages(db, &cut.messages, limit).await?,
+            Job::Messages => prune::delete_messages(db, after, &cut.messages, limit).await?,
             Job::ExhaustedDeliveries => prune::delete_exhausted(db, cut.exhausted, limit).await?,
             Job::Payloads => prune::expunge_payloads(db, cut.now, limit).await?,
             Job::ResponseBodies => prune::empty_responses(db, after, &cut.responses, limit).await?,

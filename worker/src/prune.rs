@@ -5,7 +5,7 @@
 
 use herald::clock::now;
 use herald::context::Context;
-use herald::db::maintenance::{PRUNE, release_lease, take_lease};
+use herald::db::maintenance::{PRUNE, autovacuum_off, release_lease, take_lease};
 use herald::lifecycle::StopSignal;
 use herald::metrics::PruneJob;
 use herald::prune::{Cutoffs, Job, Pass};
@@ -23,6 +23,13 @@ const BETWEEN_BATCHES: Duration = Duration::from_millis(5);
 
 /// Prunes every `retention.prune_interval` until stopped.
 pub async fn run(context: Context, owner: String, mut stop: StopSignal) {
+    // Pruning deletes; only a vacuum gives the space back and clears the indexes of dead rows.
+    if let Ok(true) = autovacuum_off(&context.db).await {
+        warn!(
+            context.log,
+            "autovacuum is off on this Postgres server: delivery and message are never vacuumed, so claims slow down as dead rows pile up; turn it on (README: Large tables)"
+        );
+    }
     loop {
         let interval = context.config.with(|c| c.retention.prune_interval);
         let wait = if interval.is_zero() { OFF_RECHECK } else { interval };

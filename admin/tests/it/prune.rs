@@ -66,6 +66,25 @@ fn summary(lines: &[Value], job: &str) -> u64 {
     last["summary"][job].as_u64().unwrap_or_else(|| panic!("no {job} in {last}"))
 }
 
+/// A formation that delivered `n` messages a little over a second ago.
+async fn delivered_a_second_ago(backend: Backend, n: usize) -> Option<Herald> {
+    let (herald, api, receiver, _) = formation(backend, 200, &[]).await?;
+    publish(&api, n).await;
+    receiver.wait_for(n, LONG).await;
+    attempts_recorded(&herald, i64::try_from(n).ok()?).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    Some(herald)
+}
+
+/// The environment of a prune that keeps messages for a second and deletes one per batch.
+fn one_message_per_batch(herald: &Herald) -> [(&'static str, &str); 3] {
+    [
+        ("HERALD_DATABASE_URL", herald.db.url.as_str()),
+        ("HERALD_RETENTION_MESSAGES", "1s"),
+        ("HERALD_RETENTION_BATCH_SIZE", "1"),
+    ]
+}
+
 on_every_backend! {
     async fn old_messages_go_with_their_deliveries_and_attempts_and_recent_ones_stay(backend) {
         let Some((herald, api, receiver, _)) = formation(backend, 200, &[]).await else { return };
@@ -109,11 +128,7 @@ on_every_backend! {
 
 on_every_backend! {
     async fn a_dry_run_counts_what_would_go_and_changes_nothing(backend) {
-        let Some((herald, api, receiver, _)) = formation(backend, 200, &[]).await else { return };
-        publish(&api, 2).await;
-        receiver.wait_for(2, LONG).await;
-        attempts_recorded(&herald, 2).await;
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let Some(herald) = delivered_a_second_ago(backend, 2).await else { return };
         let short = [("HERALD_RETENTION_MESSAGES", "1s")];
 
         let (_, lines) = prune(&herald, &["--dry-run"], &short);
@@ -131,16 +146,8 @@ on_every_backend! {
 
 on_every_backend! {
     async fn a_killed_prune_loses_nothing_and_the_next_run_finishes(backend) {
-        let Some((herald, api, receiver, _)) = formation(backend, 200, &[]).await else { return };
-        publish(&api, 40).await;
-        receiver.wait_for(40, LONG).await;
-        attempts_recorded(&herald, 40).await;
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        let env = [
-            ("HERALD_DATABASE_URL", herald.db.url.as_str()),
-            ("HERALD_RETENTION_MESSAGES", "1s"),
-            ("HERALD_RETENTION_BATCH_SIZE", "1"),
-        ];
+        let Some(herald) = delivered_a_second_ago(backend, 40).await else { return };
+        let env = one_message_per_batch(&herald);
 
         // One message per batch: killed after its first batches, part-way through.
         let mut first = Running::start("herald-admin", &["prune"], &env);
@@ -160,16 +167,8 @@ on_every_backend! {
 
 on_every_backend! {
     async fn sigterm_stops_a_prune_after_its_batch_with_a_summary(backend) {
-        let Some((herald, api, receiver, _)) = formation(backend, 200, &[]).await else { return };
-        publish(&api, 40).await;
-        receiver.wait_for(40, LONG).await;
-        attempts_recorded(&herald, 40).await;
-        tokio::time::sleep(Duration::from_millis(1100)).await;
-        let env = [
-            ("HERALD_DATABASE_URL", herald.db.url.as_str()),
-            ("HERALD_RETENTION_MESSAGES", "1s"),
-            ("HERALD_RETENTION_BATCH_SIZE", "1"),
-        ];
+        let Some(herald) = delivered_a_second_ago(backend, 40).await else { return };
+        let env = one_message_per_batch(&herald);
         let mut run = Running::start("herald-admin", &["prune"], &env);
         eventually(LONG, || async { run.lines().len() }, |n| *n >= 1).await;
         run.signal("TERM");
@@ -298,5 +297,31 @@ on_every_backend! {
         receiver.wait_for(2, LONG).await;
         let made = eventually(LONG, || herald.db.count_rows("endpoint_rate"), |n| *n == 1).await;
         assert_eq!(made, 1, "the counter is made again");
+    }
+}
+
+on_every_backend! {
+    async fn messages_kept_back_do_not_stop_the_ones_after_them_from_going(backend) {
+        // Application "a" retries for an hour; application "b", published after it, delivered.
+        let retries = [("HERALD_DELIVERY_RETRY_SCHEDULE", r#"["1h"]"#)];
+        let Some((herald, api, failing, _)) = formation(backend, 500, &retries).await else { return };
+        let kept = publish(&api, 2).await;
+        failing.wait_for(2, LONG).await;
+        let ok = Receiver::start(|_| 200);
+        api.post("/app", &json!({"name": "B", "uid": "b"})).await;
+        api.post("/app/b/endpoint", &json!({"url": format!("{}/hook", ok.url)})).await;
+        let (_, gone) = api.post("/app/b/msg", &json!({"eventType": "e", "payload": {}})).await;
+        ok.wait_for(1, LONG).await;
+        attempts_recorded(&herald, 3).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+
+        // One message per batch: the first batches pick only messages that must stay.
+        let env = [("HERALD_RETENTION_MESSAGES", "1s"), ("HERALD_RETENTION_BATCH_SIZE", "1")];
+        let (_, lines) = prune(&herald, &[], &env);
+        assert_eq!(summary(&lines, "messages"), 1, "{lines:?}");
+        assert_eq!(api.get(&format!("/app/b/msg/{}", gone["id"].as_str().unwrap())).await.0, 404);
+        for id in &kept {
+            assert_eq!(api.get(&format!("/app/a/msg/{id}")).await.0, 200, "still retrying: kept");
+        }
     }
 }

@@ -41,3 +41,21 @@ pub async fn resume_point(db: &Database, job: &str) -> Result<String, DbError> {
     let query = maintenance::table.filter(maintenance::name.eq(job)).select(maintenance::resume_after);
     Ok(crate::with_conn_retrying!(db, c => query.first::<String>(c).await.optional())?.unwrap_or_default())
 }
+
+/// One row of `SHOW autovacuum`.
+#[derive(QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    autovacuum: String,
+}
+
+/// Whether the database is Postgres with autovacuum turned off for the whole server: then
+/// nothing vacuums `delivery` and `message`, and claims slow down as dead rows pile up in the due
+/// index (measured by bench/soak.sh). `false` on the other backends.
+pub async fn autovacuum_off(db: &Database) -> Result<bool, DbError> {
+    let crate::db::Conn::Postgres(mut c) = db.get().await? else {
+        return Ok(false);
+    };
+    let rows: Vec<Setting> = diesel::sql_query("SHOW autovacuum").load(&mut *c).await?;
+    Ok(<[Setting]>::first(&rows).is_some_and(|s| s.autovacuum == "off"))
+}

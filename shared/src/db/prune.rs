@@ -32,14 +32,16 @@ fn limit_of(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-/// Deletes messages made before `before` (the first id made at the cutoff), with their
-/// deliveries and attempts (by cascade), except those not yet fanned out or with a delivery
-/// still under way.
-pub async fn delete_messages(db: &Database, before: &MessageId, limit: usize) -> Result<Batch, DbError> {
+/// Deletes messages after `after` (a message id, empty for the start) made before `before` (the
+/// first id made at the cutoff), walking the primary key, with their deliveries and attempts (by
+/// cascade), except those not yet fanned out or with a delivery still under way. Walking, rather
+/// than taking the oldest each time, matters: messages kept back (retrying longer than the
+/// retention) would otherwise be picked again by every batch and could stop the job for good.
+pub async fn delete_messages(db: &Database, after: &str, before: &MessageId, limit: usize) -> Result<Batch, DbError> {
     let candidates = message::table
         .select(message::id)
+        .filter(message::id.gt(after))
         .filter(message::id.lt(before))
-        .filter(message::dispatched_at.is_not_null())
         .order(message::id.asc())
         .limit(limit_of(limit));
     let picked: Vec<String> = crate::with_conn_retrying!(db, c => candidates.load(c).await)?;
