@@ -199,3 +199,26 @@ async fn locked(db: &Database, url: &str, step: Step, lock_wait: Duration) -> Re
         _ => unreachable!("the pool was built from the same url"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Each backend's migration names, sorted.
+    fn names(backend: &str) -> Vec<String> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations").join(backend);
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn every_backend_has_the_same_migrations() {
+        // One schema: a step that one backend does not need is still there, doing nothing, so
+        // a version means the same schema everywhere.
+        let postgres = names("postgres");
+        assert_eq!(names("mysql"), postgres, "mysql");
+        assert_eq!(names("sqlite"), postgres, "sqlite");
+    }
+}

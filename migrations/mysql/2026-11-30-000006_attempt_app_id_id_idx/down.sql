@@ -1,0 +1,1 @@
+ALTER TABLE attempt DROP INDEX attempt_app_id_id_idx;

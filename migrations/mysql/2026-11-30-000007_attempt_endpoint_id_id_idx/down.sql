@@ -1,0 +1,1 @@
+ALTER TABLE attempt DROP INDEX attempt_endpoint_id_id_idx;

@@ -1,0 +1,1 @@
+ALTER TABLE delivery DROP INDEX delivery_endpoint_id_message_id_idx;

@@ -1,0 +1,1 @@
+DROP INDEX attempt_app_id_id_idx;

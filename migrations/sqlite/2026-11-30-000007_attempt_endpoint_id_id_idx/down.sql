@@ -1,0 +1,1 @@
+DROP INDEX attempt_endpoint_id_id_idx;

@@ -1,0 +1,1 @@
+DROP INDEX attempt_message_id_id_idx;

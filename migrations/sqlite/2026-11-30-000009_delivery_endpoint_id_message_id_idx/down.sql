@@ -1,0 +1,1 @@
+DROP INDEX delivery_endpoint_id_message_id_idx;

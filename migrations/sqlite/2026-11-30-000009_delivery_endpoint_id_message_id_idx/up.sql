@@ -1,0 +1,2 @@
+-- See 2026-11-30-000006: an endpoint's deliveries are listed by message id.
+CREATE INDEX delivery_endpoint_id_message_id_idx ON delivery (endpoint_id, message_id);
