@@ -4,11 +4,13 @@
 use super::json_text::{JsonText, StringMap};
 use super::page::{Page, PageRequest};
 use super::schema::application;
+use super::walk::walk;
 use super::{Database, DbError};
 use crate::model::ids::{AppId, IdOrUid};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::query_builder::AsQuery;
 use diesel_async::RunQueryDsl;
 
 /// An application as stored.
@@ -60,7 +62,10 @@ pub async fn find_application(
 /// A page of the org's applications, ordered by id (creation time).
 pub async fn list_applications(db: &Database, org: &str, page: &PageRequest) -> Result<Page<ApplicationRow>, DbError> {
     let rows: Vec<ApplicationRow> = crate::with_conn_retrying!(db, c => {
-        let base = application::table.filter(application::org_id.eq(org)).into_boxed();
+        let base = walk(application::table, "application_org_id_id_idx")
+            .as_query()
+            .filter(application::org_id.eq(org))
+            .into_boxed();
         crate::seek!(base, application::id, page).load(c).await
     })?;
     Ok(Page::from_rows(rows, page, |r| r.id.to_string()))

@@ -2,11 +2,13 @@
 
 use super::page::{Page, PageRequest};
 use super::schema::{attempt, message};
+use super::walk::walk;
 use super::{Database, DbError};
 use crate::model::ids::{AppId, AttemptId, DeliveryId, EndpointId, MessageId};
 use crate::model::status::{MessageStatus, TriggerType};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::query_builder::AsQuery;
 use diesel_async::RunQueryDsl;
 
 /// An attempt as stored.
@@ -68,8 +70,14 @@ pub async fn list_attempts(
     let (message_id, endpoint_id, status) = (filter.message_id.clone(), filter.endpoint_id.clone(), filter.status);
     let (class, before, after) = (filter.status_code_class, filter.before, filter.after);
     let messages = &filter.messages;
+    // The narrowest owner's index: a message's attempts, an endpoint's, or the application's.
+    let index = match (&message_id, &endpoint_id) {
+        (Some(_), _) => "attempt_message_id_id_idx",
+        (None, Some(_)) => "attempt_endpoint_id_id_idx",
+        (None, None) => "attempt_app_id_id_idx",
+    };
     let rows: Vec<AttemptRow> = crate::with_conn_retrying!(db, c => {
-        let mut q = attempt::table.filter(attempt::app_id.eq(app_id)).into_boxed();
+        let mut q = walk(attempt::table, index).as_query().filter(attempt::app_id.eq(app_id)).into_boxed();
         if let Some(m) = &message_id {
             q = q.filter(attempt::message_id.eq(m.clone()));
         }

@@ -2,12 +2,14 @@
 
 use super::page::{Page, PageRequest};
 use super::schema::{delivery, message};
+use super::walk::walk;
 use super::{Database, DbError};
 use crate::model::ids::{AppId, DeliveryId, EndpointId, MessageId};
 use crate::model::status::{DeliveryStatus, TriggerType};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::query_builder::AsQuery;
 use diesel_async::RunQueryDsl;
 
 /// A delivery as stored.
@@ -126,7 +128,10 @@ pub async fn deliveries_of_message(
     page: &PageRequest,
 ) -> Result<Page<DeliveryRow>, DbError> {
     let rows: Vec<DeliveryRow> = crate::with_conn_retrying!(db, c => {
-        let base = delivery::table.filter(delivery::message_id.eq(message_id)).into_boxed();
+        let base = walk(delivery::table, "delivery_message_id_endpoint_id_key")
+            .as_query()
+            .filter(delivery::message_id.eq(message_id))
+            .into_boxed();
         crate::seek!(base, delivery::endpoint_id, page).load(c).await
     })?;
     Ok(Page::from_rows(rows, page, |r| r.endpoint_id.to_string()))
@@ -143,7 +148,10 @@ pub async fn deliveries_of_endpoint(
 ) -> Result<Page<DeliveryRow>, DbError> {
     let statuses = statuses.to_vec();
     let rows: Vec<DeliveryRow> = crate::with_conn_retrying!(db, c => {
-        let mut q = delivery::table.filter(delivery::endpoint_id.eq(endpoint_id)).into_boxed();
+        let mut q = walk(delivery::table, "delivery_endpoint_id_message_id_idx")
+            .as_query()
+            .filter(delivery::endpoint_id.eq(endpoint_id))
+            .into_boxed();
         if !statuses.is_empty() {
             q = q.filter(delivery::status.eq_any(statuses.clone()));
         }

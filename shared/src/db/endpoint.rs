@@ -3,12 +3,14 @@
 use super::json_text::{JsonText, Names, StringMap};
 use super::page::{Page, PageRequest};
 use super::schema::{delivery, endpoint};
+use super::walk::walk;
 use super::{Database, DbError};
 use crate::model::ids::{AppId, EndpointId, IdOrUid};
 use crate::model::secret::PreviousSecret;
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::query_builder::AsQuery;
 use diesel_async::RunQueryDsl;
 
 /// An endpoint as stored.
@@ -77,7 +79,7 @@ pub async fn find_endpoint(
 /// A page of the application's endpoints, by id.
 pub async fn list_endpoints(db: &Database, app_id: &AppId, page: &PageRequest) -> Result<Page<EndpointRow>, DbError> {
     let rows: Vec<EndpointRow> = crate::with_conn_retrying!(db, c => {
-        let base = endpoint::table.filter(endpoint::app_id.eq(app_id)).into_boxed();
+        let base = walk(endpoint::table, "endpoint_app_id_id_idx").as_query().filter(endpoint::app_id.eq(app_id)).into_boxed();
         crate::seek!(base, endpoint::id, page).load(c).await
     })?;
     Ok(Page::from_rows(rows, page, |r| r.id.to_string()))

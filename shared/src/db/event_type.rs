@@ -3,10 +3,12 @@
 use super::json_text::{JsonText, Schemas};
 use super::page::{Page, PageRequest};
 use super::schema::event_type;
+use super::walk::walk;
 use super::{Database, DbError};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::query_builder::AsQuery;
 use diesel_async::RunQueryDsl;
 
 /// An event type as stored.
@@ -57,7 +59,8 @@ pub async fn list_event_types(
     page: &PageRequest,
 ) -> Result<Page<EventTypeRow>, DbError> {
     let rows: Vec<EventTypeRow> = crate::with_conn_retrying!(db, c => {
-        let base = event_type::table
+        let base = walk(event_type::table, "event_type_org_id_name_key")
+            .as_query()
             .filter(event_type::org_id.eq(org))
             .filter(event_type::archived.eq(false).or(include_archived.into_sql::<diesel::sql_types::Bool>()))
             .into_boxed();

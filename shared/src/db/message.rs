@@ -5,11 +5,13 @@ use super::idempotency::{KeyClaim, StoredResponse, completion};
 use super::json_text::{JsonText, Names};
 use super::page::{Page, PageRequest};
 use super::schema::message;
+use super::walk::{Columns, walk};
 use super::{Database, DbError};
 use crate::model::ids::{AppId, IdOrUid, MessageId};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use diesel::query_builder::AsQuery;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
 /// A message as stored.
@@ -171,21 +173,28 @@ pub async fn list_messages(
     use diesel::sql_types::{Nullable, Text};
     // Without the payload, the column is not read at all: NULL stands in for it.
     let payload = diesel::dsl::sql::<Nullable<Text>>(if with_payload { "payload" } else { "NULL" });
+    // One event type is a range of the (app, event type, id) index; several are read off the
+    // (app, id) index newest first, skipping the other types.
+    let index = match filter.event_types.len() {
+        1 => "message_app_id_event_type_id_idx",
+        _ => "message_app_id_id_idx",
+    };
     let rows: Vec<MessageRow> = crate::with_conn_retrying!(db, c => {
-        let mut q = message::table
-            .select((
-                message::id,
-                message::app_id,
-                message::org_id,
-                message::event_type,
-                message::event_id,
-                message::channels,
-                message::tags,
-                payload.clone(),
-                message::created_at,
-                message::expires_at,
-                message::dispatched_at,
-            ))
+        let mut q = walk(message::table, index)
+            .as_query()
+            .select(Columns((
+    message::id,
+    message::app_id,
+    message::org_id,
+    message::event_type,
+    message::event_id,
+    message::channels,
+    message::tags,
+    payload.clone(),
+    message::created_at,
+    message::expires_at,
+    message::dispatched_at,
+            )))
             .filter(message::app_id.eq(app_id))
             .into_boxed();
         q = matching_messages!(q, filter);

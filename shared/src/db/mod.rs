@@ -21,6 +21,7 @@ pub mod schema;
 mod sqlite;
 pub mod sqlite_upkeep;
 pub mod token;
+pub mod walk;
 pub mod work;
 
 pub use connect::{Backend, DbError, backend_of, connection_lost, postgres_connection, redact_url, sqlite_path};

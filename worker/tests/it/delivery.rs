@@ -339,3 +339,36 @@ async fn a_proxy_named_in_the_environment_is_not_a_way_around_the_ssrf_policy() 
     assert!(proxy.received().is_empty(), "the delivery went through the proxy: {:?}", proxy.received());
     let _ = &herald;
 }
+
+on_every_backend! {
+    async fn an_endpoint_deleted_mid_delivery_costs_the_other_outcomes_nothing(backend) {
+        // Both receivers hold their answer, so both deliveries are in flight when one endpoint
+        // goes, and their outcomes reach the recorder together.
+        let kept = Receiver::start_slow(Duration::from_millis(1500), |_| 200);
+        let deleted = Receiver::start_slow(Duration::from_millis(1500), |_| 200);
+        let Some((herald, api)) = started(backend, &[("HERALD_DELIVERY_ALLOWED_CIDRS", LOOPBACK)]).await else { return };
+        let (_, ep) = api.post("/app/a/endpoint", &json!({"url": format!("{}/kept", kept.url)})).await;
+        let kept_id = ep["id"].as_str().expect("id").to_owned();
+        let (_, ep) = api.post("/app/a/endpoint", &json!({"url": format!("{}/gone", deleted.url)})).await;
+        let gone_id = ep["id"].as_str().expect("id").to_owned();
+        let (_, msg) = api.post("/app/a/msg", &json!({"eventType": "e", "payload": {}})).await;
+        let msg_id = msg["id"].as_str().expect("id").to_owned();
+        kept.wait_for(1, LONG).await;
+        deleted.wait_for(1, LONG).await;
+        assert_eq!(api.delete(&format!("/app/a/endpoint/{gone_id}")).await.0, 204);
+
+        let attempts = eventually(&api, &format!("/app/a/attempt/msg/{msg_id}"), |a| {
+            a["data"].as_array().is_some_and(|d| !d.is_empty())
+        })
+        .await;
+        let data = attempts["data"].as_array().expect("data");
+        assert_eq!(data.len(), 1, "only the kept endpoint's attempt is stored: {attempts}");
+        assert_eq!(data[0]["endpointId"], kept_id.as_str());
+        assert_eq!(data[0]["status"], 0, "succeeded");
+        let worker = herald.worker.as_ref().expect("worker");
+        let storing = |r: &serde_json::Value| r["msg"].as_str().is_some_and(|m| m.starts_with("storing delivery outcomes failed"));
+        let failed: Vec<_> = worker.records().into_iter().filter(storing).collect();
+        assert!(failed.is_empty(), "storing the outcomes never failed: {failed:?}");
+        assert_eq!(kept.received().len(), 1, "the kept endpoint's delivery was not sent again");
+    }
+}
