@@ -6,9 +6,9 @@
 use super::attempt::AttemptRow;
 use super::delivery::DeliveryRow;
 use super::message::MessageRow;
-use super::schema::{attempt, delivery, message};
+use super::schema::{attempt, delivery, endpoint, message};
 use super::{Conn, Database, DbError};
-use crate::model::ids::{DeliveryId, MessageId};
+use crate::model::ids::{DeliveryId, EndpointId, MessageId};
 use crate::model::status::{DeliveryStatus, TriggerType};
 use crate::with_conn;
 use chrono::NaiveDateTime;
@@ -211,7 +211,45 @@ pub struct Finish {
 
 /// Stores a batch of attempts and the deliveries' new states in one transaction, each delivery
 /// only while `owner` still holds it. Returns how many deliveries were updated.
+///
+/// An endpoint or message deleted while its delivery was in flight takes the delivery with it,
+/// and its attempt has nothing left to belong to: the foreign key refuses it. That attempt is
+/// dropped and the rest of the batch stored, rather than the whole batch failing and every other
+/// delivery in it being sent again once its lease lapses.
 pub async fn record_batch(
+    db: &Database,
+    owner: &str,
+    attempts: &[AttemptRow],
+    finishes: &[Finish],
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match write_outcomes(db, owner, attempts, finishes, now).await {
+        Err(DbError::Query(Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _))) => {
+            let attempts = still_owned(db, attempts).await?;
+            write_outcomes(db, owner, &attempts, finishes, now).await
+        }
+        other => other,
+    }
+}
+
+/// The attempts whose message and endpoint still exist.
+async fn still_owned(db: &Database, attempts: &[AttemptRow]) -> Result<Vec<AttemptRow>, DbError> {
+    let message_ids: Vec<&MessageId> = attempts.iter().map(|a| &a.message_id).collect();
+    let endpoint_ids: Vec<&EndpointId> = attempts.iter().map(|a| &a.endpoint_id).collect();
+    let messages = message::table.filter(message::id.eq_any(message_ids)).select(message::id);
+    let endpoints = endpoint::table.filter(endpoint::id.eq_any(endpoint_ids)).select(endpoint::id);
+    let (messages, endpoints): (Vec<MessageId>, Vec<EndpointId>) = with_conn!(db, c => {
+        (messages.clone().load(c).await?, endpoints.clone().load(c).await?)
+    });
+    Ok(attempts
+        .iter()
+        .filter(|a| messages.contains(&a.message_id) && endpoints.contains(&a.endpoint_id))
+        .cloned()
+        .collect())
+}
+
+async fn write_outcomes(
     db: &Database,
     owner: &str,
     attempts: &[AttemptRow],
