@@ -4,12 +4,14 @@
 mod api;
 mod database;
 mod process;
+mod proxy;
 mod receiver;
 
 pub use api::{Client, Herald};
 pub use database::{HeldLock, TestDb, backends};
 pub use herald::db::Backend;
 pub use process::{Running, TEST_SECRETS_KEYS, bin, get_json, poll_status, run_admin};
+pub use proxy::{DANTE_SOURCE, Proxy, TINYPROXY_SOURCE};
 pub use receiver::{Received, Receiver};
 
 use std::path::PathBuf;
@@ -83,6 +85,66 @@ pub fn self_signed(dir: &std::path::Path, cn: &str) -> (PathBuf, PathBuf) {
         .expect("run openssl");
     assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
     (cert, key)
+}
+
+/// A certificate authority made by the `openssl` command in a directory, for TLS peers a test
+/// starts (receivers, databases, brokers) and the clients that must trust them.
+pub struct TestCa {
+    dir: PathBuf,
+    /// The CA's certificate (PEM): what a client is told to trust.
+    pub cert: PathBuf,
+    key: PathBuf,
+}
+
+impl TestCa {
+    /// A new CA in `dir`.
+    pub fn new(dir: &std::path::Path) -> TestCa {
+        let (cert, key) = (dir.join("ca.crt"), dir.join("ca.key"));
+        openssl(
+            &["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"],
+            &["-subj", "/CN=Herald test CA", "-keyout", &key.to_string_lossy(), "-out", &cert.to_string_lossy()],
+        );
+        TestCa { dir: dir.to_owned(), cert, key }
+    }
+
+    /// A certificate the CA signs for `cn`, valid for 127.0.0.1 and localhost (and `cn` as a DNS
+    /// name): returns the paths of the certificate and key PEM files.
+    pub fn issue(&self, cn: &str) -> (PathBuf, PathBuf) {
+        let (cert, key, csr, ext) = (
+            self.dir.join(format!("{cn}.crt")),
+            self.dir.join(format!("{cn}.key")),
+            self.dir.join(format!("{cn}.csr")),
+            self.dir.join(format!("{cn}.ext")),
+        );
+        let extensions = format!("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:{cn}\nbasicConstraints=CA:FALSE\n");
+        std::fs::write(&ext, extensions).expect("write extensions");
+        let path = |p: &PathBuf| p.to_string_lossy().into_owned();
+        openssl(
+            &["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
+            &["-subj", &format!("/CN={cn}"), "-keyout", &path(&key), "-out", &path(&csr)],
+        );
+        openssl(
+            &["x509", "-req", "-days", "2", "-CAcreateserial"],
+            &[
+                "-in",
+                &path(&csr),
+                "-CA",
+                &path(&self.cert),
+                "-CAkey",
+                &path(&self.key),
+                "-extfile",
+                &path(&ext),
+                "-out",
+                &path(&cert),
+            ],
+        );
+        (cert, key)
+    }
+}
+
+fn openssl(command: &[&str], args: &[&str]) {
+    let out = std::process::Command::new("openssl").args(command).args(args).output().expect("run openssl");
+    assert!(out.status.success(), "openssl {command:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The test RabbitMQ (`TEST_AMQP_URL`, else guest on 127.0.0.1:5672) when it can be reached (or

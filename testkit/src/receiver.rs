@@ -16,6 +16,8 @@ pub struct Received {
     pub headers: HashMap<String, String>,
     /// The body, byte for byte.
     pub body: Vec<u8>,
+    /// The address the connection came from (a proxy's outgoing address, when through one).
+    pub from: std::net::IpAddr,
 }
 
 /// A receiver listening on 127.0.0.1.
@@ -26,6 +28,7 @@ pub struct Receiver {
 }
 
 fn read_request(stream: &mut std::net::TcpStream) -> Option<Received> {
+    let from = stream.peer_addr().ok()?.ip();
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -44,7 +47,7 @@ fn read_request(stream: &mut std::net::TcpStream) -> Option<Received> {
     let length: usize = headers.get("content-length").and_then(|l| l.parse().ok()).unwrap_or(0);
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    Some(Received { path, headers, body })
+    Some(Received { path, headers, body, from })
 }
 
 impl Receiver {

@@ -2,6 +2,14 @@
 //! that drops every address the SSRF policy refuses, so the address connected to is the one that
 //! was checked (no DNS-rebinding gap). Names are resolved by hickory, in Rust, from
 //! /etc/resolv.conf and /etc/hosts: no glibc NSS modules, so a static binary resolves the same.
+//!
+//! With an egress proxy (`delivery.proxy`) what is checked depends on who resolves the receiver's
+//! name. Through `socks5://` Herald resolves it, checks the addresses, and asks the proxy for an
+//! address it checked: the same guarantee as a direct connection. Through `http(s)://` and
+//! `socks5h://` the proxy resolves it, so Herald resolves it first and refuses a name with no
+//! address it may reach (unless `delivery.proxy_checks_destinations` says the proxy does that
+//! itself); the proxy may still see another answer, which only a policy in the proxy closes.
+//! The proxy's own name is exempt: the operator chose it, and it is often on a private network.
 
 use anyhow::Context as _;
 use herald::config::ConfigHandle;
@@ -14,10 +22,49 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Resolves names, keeping only addresses deliveries may reach (read live from config).
+#[derive(Clone)]
 struct PolicyResolver {
     config: ConfigHandle,
     dns: Arc<TokioResolver>,
     log: Logger,
+    /// The egress proxy's host name, resolved without the policy.
+    proxy_host: Option<String>,
+}
+
+/// Why a name gives no address to connect to.
+enum Unusable {
+    /// Every address it has is refused by the SSRF policy.
+    Refused,
+    /// It did not resolve.
+    Unresolved(String),
+}
+
+impl PolicyResolver {
+    /// The addresses of `host` that deliveries may reach.
+    async fn usable(&self, host: &str) -> Result<Vec<SocketAddr>, Unusable> {
+        let found = self.dns.lookup_ip(host).await.map_err(|e| Unusable::Unresolved(e.to_string()))?;
+        let found: Vec<SocketAddr> = found.iter().map(|ip| SocketAddr::new(ip, 0)).collect();
+        if self.proxy_host.as_deref() == Some(host) {
+            return Ok(found);
+        }
+        let allowed = self.config.with(|c| c.delivery.allowed_cidrs.clone());
+        let mut reasons = Vec::new();
+        let usable: Vec<SocketAddr> = found
+            .into_iter()
+            .filter(|a| match ssrf::refusal(a.ip(), &allowed) {
+                None => true,
+                Some(reason) => {
+                    reasons.push(format!("{} ({reason})", a.ip()));
+                    false
+                }
+            })
+            .collect();
+        if usable.is_empty() {
+            info!(self.log, "delivery refused by the SSRF policy"; "host" => host, "addresses" => reasons.join(", "));
+            return Err(Unusable::Refused);
+        }
+        Ok(usable)
+    }
 }
 
 /// What an attempt refused by the SSRF policy records: the tenant and its customers read attempts,
@@ -26,28 +73,17 @@ pub const REFUSED: &str = "refused by policy: the endpoint's address is not one 
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let (config, dns, log) = (self.config.clone(), self.dns.clone(), self.log.clone());
+        let resolver = self.clone();
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let found: Vec<SocketAddr> =
-                dns.lookup_ip(host.as_str()).await?.iter().map(|ip| SocketAddr::new(ip, 0)).collect();
-            let allowed = config.with(|c| c.delivery.allowed_cidrs.clone());
-            let mut reasons = Vec::new();
-            let usable: Vec<SocketAddr> = found
-                .into_iter()
-                .filter(|a| match ssrf::refusal(a.ip(), &allowed) {
-                    None => true,
-                    Some(reason) => {
-                        reasons.push(format!("{} ({reason})", a.ip()));
-                        false
-                    }
-                })
-                .collect();
-            if usable.is_empty() {
-                info!(log, "delivery refused by the SSRF policy"; "host" => &host, "addresses" => reasons.join(", "));
-                return Err(Box::new(std::io::Error::other(REFUSED)) as Box<dyn std::error::Error + Send + Sync>);
+            match resolver.usable(name.as_str()).await {
+                Ok(usable) => Ok(Box::new(usable.into_iter()) as Addrs),
+                Err(Unusable::Refused) => {
+                    Err(Box::new(std::io::Error::other(REFUSED)) as Box<dyn std::error::Error + Send + Sync>)
+                }
+                Err(Unusable::Unresolved(e)) => {
+                    Err(Box::new(std::io::Error::other(e)) as Box<dyn std::error::Error + Send + Sync>)
+                }
             }
-            Ok(Box::new(usable.into_iter()) as Addrs)
         })
     }
 }
@@ -85,25 +121,80 @@ fn tls(log: &Logger) -> anyhow::Result<rustls::ClientConfig> {
         .with_no_client_auth())
 }
 
-/// The delivery client.
-pub fn build(config: &ConfigHandle, log: &Logger) -> anyhow::Result<reqwest::Client> {
-    let dns = Arc::new(dns(log)?);
-    reqwest::Client::builder()
+/// The delivery client, with what it needs to check a receiver before a proxy connects to it.
+#[derive(Clone)]
+pub struct Egress {
+    /// The HTTP client.
+    pub client: reqwest::Client,
+    /// Set when a proxy resolves receivers' names: Herald resolves and checks them first.
+    precheck: Option<PolicyResolver>,
+    config: ConfigHandle,
+    log: Logger,
+}
+
+impl Egress {
+    /// Why a delivery to `url` is not made, if it is not: an address literal the SSRF policy
+    /// refuses, or, when a proxy resolves names, a name with no address deliveries may reach.
+    pub async fn refusal(&self, url: &reqwest::Url) -> Option<String> {
+        if let Some(reason) = literal_refusal(url, &self.config, &self.log) {
+            return Some(reason.to_owned());
+        }
+        let resolver = self.precheck.as_ref()?;
+        let url::Host::Domain(name) = url.host()? else { return None };
+        if self.config.with(|c| c.delivery.proxy_checks_destinations) {
+            return None;
+        }
+        match resolver.usable(name).await {
+            Ok(_) => None,
+            Err(Unusable::Refused) => Some(REFUSED.to_owned()),
+            Err(Unusable::Unresolved(e)) => Some(format!("the endpoint's host did not resolve: {e}")),
+        }
+    }
+}
+
+/// The delivery client, through `delivery.proxy` when one is set.
+pub fn build(config: &ConfigHandle, log: &Logger) -> anyhow::Result<Egress> {
+    let delivery = config.with(|c| c.delivery.clone());
+    let proxy = match delivery.proxy.as_str() {
+        "" => None,
+        text => Some(url::Url::parse(text).context("delivery.proxy is not a URL")?),
+    };
+    let resolver = PolicyResolver {
+        config: config.clone(),
+        dns: Arc::new(dns(log)?),
+        log: log.clone(),
+        proxy_host: proxy.as_ref().and_then(|p| p.host_str()).map(str::to_ascii_lowercase),
+    };
+    let builder = reqwest::Client::builder()
         .tls_backend_preconfigured(tls(log)?)
         .redirect(reqwest::redirect::Policy::none())
-        // Never through a proxy named in the environment (HTTP_PROXY, ALL_PROXY): the SSRF policy
-        // would then check the proxy's address, not the receiver's.
+        // Never through a proxy named in the environment (HTTP_PROXY, ALL_PROXY): only the one
+        // configured, whose place in the SSRF policy is known.
         .no_proxy()
         .user_agent(concat!("Herald/", env!("CARGO_PKG_VERSION"), " (webhook delivery)"))
-        .dns_resolver(Arc::new(PolicyResolver { config: config.clone(), dns, log: log.clone() }))
-        .pool_idle_timeout(std::time::Duration::from_secs(30))
-        .build()
-        .context("building the HTTP client")
+        .dns_resolver(Arc::new(resolver.clone()))
+        .pool_idle_timeout(std::time::Duration::from_secs(30));
+    let (builder, precheck) = match &proxy {
+        None => (builder, None),
+        Some(url) => {
+            // reqwest takes the credentials from the URL: basic auth for HTTP proxies, the
+            // username/password method for SOCKS5.
+            let through = reqwest::Proxy::all(url.as_str())
+                .context("delivery.proxy")?
+                .no_proxy(reqwest::NoProxy::from_string(&delivery.no_proxy.join(",")));
+            let remote_names = url.scheme() != "socks5";
+            info!(log, "deliveries go through an egress proxy"; "scheme" => url.scheme(),
+                "host" => url.host_str().unwrap_or_default(), "bypassed" => delivery.no_proxy.join(","));
+            (builder.proxy(through), remote_names.then_some(resolver))
+        }
+    };
+    let client = builder.build().context("building the HTTP client")?;
+    Ok(Egress { client, precheck, config: config.clone(), log: log.clone() })
 }
 
 /// Whether a URL whose host is an IP address literal is refused (the resolver never sees those);
 /// the reason is logged for the operator.
-pub fn literal_refusal(url: &reqwest::Url, config: &ConfigHandle, log: &Logger) -> Option<&'static str> {
+fn literal_refusal(url: &reqwest::Url, config: &ConfigHandle, log: &Logger) -> Option<&'static str> {
     let ip = match url.host()? {
         url::Host::Ipv4(ip) => std::net::IpAddr::V4(ip),
         url::Host::Ipv6(ip) => std::net::IpAddr::V6(ip),

@@ -1,7 +1,7 @@
 //! One delivery attempt: sign, POST, and work out whether the delivery succeeded, is scheduled
 //! for a retry, or is exhausted. Storing the outcome is the recorder's job (record.rs).
 
-use crate::client::literal_refusal;
+use crate::client::{Egress, REFUSED};
 use chrono::{NaiveDateTime, Utc};
 use herald::clock::now;
 use herald::config::HeaderStyleName;
@@ -64,13 +64,7 @@ async fn read_capped(response: &mut reqwest::Response, max: usize) -> Result<Vec
     Ok(kept)
 }
 
-async fn attempt(
-    context: &Context,
-    client: &reqwest::Client,
-    message_id: &str,
-    body: &str,
-    endpoint: &EndpointRow,
-) -> Outcome {
+async fn attempt(context: &Context, egress: &Egress, message_id: &str, body: &str, endpoint: &EndpointRow) -> Outcome {
     let started = Instant::now();
     let fail = |response: String, status_code: i32| Outcome {
         unsigned: false,
@@ -84,8 +78,8 @@ async fn attempt(
         Ok(url) => url,
         Err(e) => return fail(format!("invalid endpoint URL: {e}"), 0),
     };
-    if let Some(reason) = literal_refusal(&url, &context.config, &context.log) {
-        return fail(reason.to_owned(), 0);
+    if let Some(reason) = egress.refusal(&url).await {
+        return fail(reason, 0);
     }
     let config = context.config.get();
     let style = match config.delivery.header_style {
@@ -110,7 +104,8 @@ async fn attempt(
     let Some(keys) = signing_keys(context, endpoint, previous, now()) else {
         return Outcome { unsigned: true, ..fail(UNSIGNED.to_owned(), 0) };
     };
-    let mut request = client
+    let mut request = egress
+        .client
         .post(url)
         .timeout(config.delivery.timeout)
         .header("content-type", "application/json")
@@ -140,7 +135,11 @@ async fn attempt(
                 }
             }
         }
-        Err(e) => fail(herald::error::chain(&e), 0),
+        // A refusal reads the same whichever resolver refused (direct, or for a SOCKS5 proxy).
+        Err(e) => match herald::error::chain(&e) {
+            text if text.contains(REFUSED) => fail(REFUSED.to_owned(), 0),
+            text => fail(text, 0),
+        },
     }
 }
 
@@ -191,7 +190,7 @@ pub const EXPUNGED: &str =
 /// the recorder stores both.
 pub async fn deliver(
     context: &Context,
-    client: &reqwest::Client,
+    egress: &Egress,
     held: DeliveryRow,
     message: &MessageRow,
     endpoint: Arc<EndpointRow>,
@@ -235,7 +234,7 @@ pub async fn deliver(
         // Over the endpoint's rate: wait for the next window; this is not a failed attempt.
         return Ok(skipped(stays(DeliveryStatus::Pending, wait_until)));
     }
-    let outcome = attempt(context, client, &message.id, payload, &endpoint).await;
+    let outcome = attempt(context, egress, &message.id, payload, &endpoint).await;
     let at = now();
     let attempts = held.attempt_count + 1;
     let (new_status, next) = if outcome.success {

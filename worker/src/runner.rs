@@ -33,7 +33,7 @@ pub type Endpoints = HashMap<EndpointId, Arc<EndpointRow>>;
 #[derive(Clone)]
 pub struct Runner {
     context: Context,
-    client: reqwest::Client,
+    client: crate::client::Egress,
     owner: Arc<str>,
     slots: Slots,
     recorder: mpsc::UnboundedSender<Recorded>,
@@ -45,7 +45,7 @@ impl Runner {
     /// starts nothing once `stop` is signalled.
     pub fn new(
         context: Context,
-        client: reqwest::Client,
+        client: crate::client::Egress,
         owner: &str,
         size: usize,
         recorder: mpsc::UnboundedSender<Recorded>,

@@ -295,6 +295,12 @@ pub struct Delivery {
     /// Failing this long disables an endpoint.
     #[serde(with = "humantime_serde")]
     pub disable_endpoint_after: Duration,
+    /// The egress proxy every delivery goes through (empty: none).
+    pub proxy: String,
+    /// Receivers reached directly, bypassing the proxy.
+    pub no_proxy: Vec<String>,
+    /// Whether the proxy refuses internal destinations itself.
+    pub proxy_checks_destinations: bool,
 }
 
 /// `delivery.header_style`

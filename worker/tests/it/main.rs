@@ -6,6 +6,7 @@ mod amqp;
 mod chaos;
 mod concurrency;
 mod delivery;
+mod egress;
 mod faults;
 mod lifecycle;
 mod retention;
