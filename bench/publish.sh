@@ -4,6 +4,7 @@
 # at the same concurrency. Prints Markdown rows for BENCHMARKS.md.
 #   bench/publish.sh [seconds]        (needs a release build: cargo build --release --workspace --bins,
 #                                      or BENCH_BIN_DIR naming a directory of release binaries)
+#   BENCH_SCHEMA=1 bench/publish.sh   (the event type published enforces a schema: its cost)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-20}
@@ -31,6 +32,15 @@ web=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.1; done
 curl -sf -X POST "http://127.0.0.1:$port/api/v1/app" -H "Authorization: Bearer $token" \
   -H 'content-type: application/json' -d '{"name":"bench","uid":"bench"}' >/dev/null
+if [ -n "${BENCH_SCHEMA:-}" ]; then
+  # The cost of an enforced schema: the event type the benchmark publishes requires its payload
+  # to match (it does).
+  curl -sf -X POST "http://127.0.0.1:$port/api/v1/event-type" -H "Authorization: Bearer $token" \
+    -H 'content-type: application/json' -d '{"name":"bench.event","description":"bench","enforceSchema":true,
+      "schemas":{"1":{"type":"object","required":["client","n","fill"],"additionalProperties":false,
+      "properties":{"client":{"type":"integer","minimum":0},"n":{"type":"integer","minimum":0},
+      "fill":{"type":"string","maxLength":1000,"pattern":"^x*$"}}}}}' >/dev/null
+fi
 
 echo "| what | throughput | p50 | p99 | failures |"
 echo "|---|---|---|---|---|"

@@ -37,6 +37,8 @@ pub struct EventTypeRow {
     pub created_at: NaiveDateTime,
     /// Last changed.
     pub updated_at: NaiveDateTime,
+    /// Whether messages must match the newest schema to be accepted.
+    pub enforce_schema: bool,
 }
 
 /// Stores a new event type; [`DbError::Conflict`] when the name is taken.

@@ -53,6 +53,8 @@ diesel::table! {
         group_name -> Nullable<Text>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// Messages must match the newest schema.
+        enforce_schema -> Bool,
     }
 }
 

@@ -40,6 +40,9 @@ pub struct EventTypeIn {
     feature_flag: Option<String>,
     group_name: Option<String>,
     schemas: Option<Schemas>,
+    /// Herald's extension: messages must match the newest schema.
+    #[serde(default)]
+    enforce_schema: bool,
 }
 
 /// `EventTypePatch`
@@ -55,6 +58,7 @@ pub struct EventTypePatch {
     group_name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     schemas: Option<Option<Schemas>>,
+    enforce_schema: Option<bool>,
 }
 
 /// `EventTypeOut`
@@ -68,6 +72,7 @@ pub struct EventTypeOut {
     feature_flag: Option<String>,
     group_name: Option<String>,
     schemas: Option<Schemas>,
+    enforce_schema: bool,
     created_at: String,
     updated_at: String,
 }
@@ -86,6 +91,7 @@ impl EventTypeOut {
             deprecated: row.deprecated,
             feature_flag: row.feature_flag,
             group_name: row.group_name,
+            enforce_schema: row.enforce_schema,
             created_at: timestamp(row.created_at),
             updated_at: timestamp(row.updated_at),
         })
@@ -147,7 +153,14 @@ fn new_row(org: &str, name: String, body: EventTypeIn) -> EventTypeRow {
         group_name: body.group_name,
         created_at: at,
         updated_at: at,
+        enforce_schema: body.enforce_schema,
     }
+}
+
+/// An event type that enforces its schema must have one that compiles: refused at the write,
+/// not at every publish.
+fn check_enforceable(row: &EventTypeRow) -> Result<(), ApiError> {
+    super::enforce::enforced(row, &["body", "enforceSchema"]).map(drop)
 }
 
 async fn create(
@@ -160,6 +173,7 @@ async fn create(
     let name = body.name.take().ok_or_else(|| ApiError::field(&["body", "name"], "field required"))?;
     check(Some(&name), Some(&body.description), body.feature_flag.as_deref(), body.group_name.as_deref())?;
     let row = new_row(&caller.org_id, name, body);
+    check_enforceable(&row)?;
     insert_event_type(&context.db, &row).await?;
     Ok(HttpResponse::Created().json(EventTypeOut::new(row, true)?))
 }
@@ -186,12 +200,15 @@ async fn update(
             row.feature_flag = body.feature_flag;
             row.group_name = body.group_name;
             row.schemas = schemas_text(body.schemas);
+            row.enforce_schema = body.enforce_schema;
             row.updated_at = now();
+            check_enforceable(&row)?;
             update_event_type(&context.db, &row).await?;
             Ok(HttpResponse::Ok().json(EventTypeOut::new(row, true)?))
         }
         None => {
             let row = new_row(&caller.org_id, path.into_inner(), body);
+            check_enforceable(&row)?;
             insert_event_type(&context.db, &row).await?;
             Ok(HttpResponse::Created().json(EventTypeOut::new(row, true)?))
         }
@@ -231,7 +248,11 @@ async fn patch(
     if let Some(schemas) = body.schemas {
         row.schemas = schemas_text(schemas);
     }
+    if let Some(enforce) = body.enforce_schema {
+        row.enforce_schema = enforce;
+    }
     row.updated_at = now();
+    check_enforceable(&row)?;
     update_event_type(&context.db, &row).await?;
     Ok(HttpResponse::Ok().json(EventTypeOut::new(row, true)?))
 }

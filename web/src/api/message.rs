@@ -146,6 +146,7 @@ async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     check(&body, context.config.with(|c| c.api.max_payload_bytes))?;
+    super::enforce::check_payload(&context, &caller.org_id, &body.event_type, &body.payload).await?;
     let at = now();
     let retention = match (body.payload_retention_hours, body.payload_retention_period) {
         (Some(hours), _) => chrono::Duration::hours(hours),

@@ -5,6 +5,7 @@ mod attempt;
 mod auth;
 mod delivery;
 mod endpoint;
+mod enforce;
 mod error;
 mod event_type;
 mod extract;

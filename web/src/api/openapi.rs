@@ -46,6 +46,18 @@ pub fn herald_document() -> &'static Value {
                 }),
             );
         }
+        // Herald's extension: an event type may require its messages to match its newest schema.
+        for shape in ["EventTypeIn", "EventTypeUpdate", "EventTypePatch", "EventTypeOut"] {
+            if let Some(fields) = doc["components"]["schemas"][shape]["properties"].as_object_mut() {
+                fields.insert(
+                    "enforceSchema".into(),
+                    json!({
+                        "description": "Herald: messages of this type are accepted only when their payload matches the newest schema (422 otherwise).",
+                        "type": "boolean", "default": false
+                    }),
+                );
+            }
+        }
         let Some(paths) = doc["paths"].as_object_mut() else { return doc };
         for (path, operations) in paths.iter_mut() {
             let Some(operations) = operations.as_object_mut() else { continue };

@@ -8,6 +8,7 @@ mod api_endpoints;
 mod api_idempotency;
 mod api_messages;
 mod api_paging;
+mod api_schemas;
 mod formation;
 mod lifecycle;
 mod metrics;

@@ -1,0 +1,1 @@
+ALTER TABLE event_type DROP COLUMN enforce_schema;

@@ -1,0 +1,49 @@
+//! Event type schemas enforced on publish (a Herald extension): a message whose event type has
+//! `enforceSchema` is accepted only when its payload matches the type's newest schema, else 422
+//! naming each failing place in the payload. Other messages cost one indexed lookup.
+
+use super::error::{ApiError, FieldError};
+use herald::context::Context;
+use herald::db::event_type::{EventTypeRow, find_event_type};
+use herald::payload_schema::{PayloadSchema, SchemaError};
+use serde_json::value::RawValue;
+
+/// Most failing places one answer names.
+const MAX_VIOLATIONS: usize = 10;
+
+/// The event type's schema to enforce, if it asks for one; an error when it cannot be enforced
+/// (told to whoever sets it, at `loc`).
+pub fn enforced(row: &EventTypeRow, loc: &[&str]) -> Result<Option<PayloadSchema>, ApiError> {
+    if !row.enforce_schema {
+        return Ok(None);
+    }
+    let schemas = match &row.schemas {
+        Some(stored) => stored.get().map_err(|e| e.in_row("event_type", &row.id, "schemas"))?,
+        None => return Err(ApiError::field(loc, SchemaError::Missing.to_string())),
+    };
+    PayloadSchema::newest(schemas).map(Some).map_err(|e| ApiError::field(loc, e.to_string()))
+}
+
+/// Checks a payload about to be published as `event_type` by `org`.
+pub async fn check_payload(context: &Context, org: &str, event_type: &str, payload: &RawValue) -> Result<(), ApiError> {
+    let Some(row) = find_event_type(&context.db, org, event_type).await? else { return Ok(()) };
+    // A schema stored before it could be checked, and broken: the sender's to fix, not a 5xx.
+    let Some(schema) = enforced(&row, &["body", "eventType"])? else { return Ok(()) };
+    let value: serde_json::Value =
+        serde_json::from_str(payload.get()).map_err(|e| ApiError::field(&["body", "payload"], e.to_string()))?;
+    let violations = schema.violations(&value, MAX_VIOLATIONS);
+    if violations.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Validation(
+        violations
+            .into_iter()
+            .map(|v| {
+                let mut loc = vec!["body", "payload"];
+                loc.extend(v.path.iter().map(String::as_str));
+                let msg = format!("does not match schema version {} of {event_type}: {}", schema.version, v.message);
+                FieldError::new(&loc, msg)
+            })
+            .collect(),
+    ))
+}
