@@ -27,6 +27,8 @@ pub struct Context {
     pub secrets: Arc<SecretBox>,
     /// Recently verified API tokens, shared by the process's HTTP workers.
     pub tokens: Arc<crate::token::TokenCache>,
+    /// The schema each recently published-to event type enforces (`None`: it enforces none).
+    pub schemas: Arc<crate::payload_schema::SchemaCache>,
     /// The process's metrics.
     pub metrics: Arc<Metrics>,
     /// How new work reaches the workers.
@@ -74,7 +76,8 @@ impl Context {
             log,
             readiness,
             secrets: Arc::new(SecretBox::new(&cfg.secrets.keys)?),
-            tokens: Arc::new(crate::token::TokenCache::default()),
+            tokens: Arc::new(crate::token::token_cache()),
+            schemas: Arc::new(crate::payload_schema::schema_cache()),
             metrics,
             transport,
             publisher,

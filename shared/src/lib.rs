@@ -22,3 +22,4 @@ pub mod signing;
 pub mod ssrf;
 pub mod supervise;
 pub mod token;
+pub mod ttl_cache;

@@ -77,6 +77,25 @@ impl PayloadSchema {
     }
 }
 
+/// The schema each event type enforces, looked up once a second per event type: enforcement
+/// switched on or off through another process takes effect within [`SCHEMA_TTL`]. Keyed by
+/// [`schema_key`].
+pub type SchemaCache = crate::ttl_cache::TtlCache<Option<std::sync::Arc<PayloadSchema>>>;
+
+/// How long a looked-up event type's schema is used without asking the database again.
+pub const SCHEMA_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A schema cache for one process.
+pub fn schema_cache() -> SchemaCache {
+    // Past this many distinct event types (a flood of made-up names), the cache starts over.
+    SchemaCache::new(SCHEMA_TTL, 10_000)
+}
+
+/// The cache key of the organisation's event type `name`.
+pub fn schema_key(org: &str, name: &str) -> String {
+    format!("{org}\u{0}{name}")
+}
+
 /// Orders versions: numbers by value, then anything else by name.
 fn rank(version: &str) -> (u8, u64, &str) {
     match version.parse::<u64>() {

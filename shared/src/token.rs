@@ -95,38 +95,14 @@ pub struct CachedToken {
 }
 
 /// Tokens looked up in the last second, so a burst of requests costs one database lookup per
-/// token per second. A revocation made elsewhere takes effect within [`TokenCache::TTL`].
-#[derive(Default)]
-pub struct TokenCache {
-    entries: std::sync::Mutex<std::collections::HashMap<String, (CachedToken, std::time::Instant)>>,
-}
+/// token per second. A revocation made elsewhere takes effect within [`TOKEN_TTL`].
+pub type TokenCache = crate::ttl_cache::TtlCache<CachedToken>;
 
-impl TokenCache {
-    /// How long a looked-up token is trusted without asking the database again.
-    pub const TTL: std::time::Duration = std::time::Duration::from_secs(1);
-    /// Entries kept at most; the cache starts over past this (a flood of distinct tokens).
-    const MAX_ENTRIES: usize = 10_000;
+/// How long a looked-up token is trusted without asking the database again.
+pub const TOKEN_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
-    /// The token with this id, if looked up within the TTL.
-    pub fn get(&self, id: &str) -> Option<CachedToken> {
-        let entries = self.entries.lock().ok()?;
-        entries.get(id).filter(|(_, at)| at.elapsed() < Self::TTL).map(|(token, _)| token.clone())
-    }
-
-    /// Remembers a looked-up token.
-    pub fn put(&self, id: &str, token: CachedToken) {
-        if let Ok(mut entries) = self.entries.lock() {
-            if entries.len() >= Self::MAX_ENTRIES {
-                entries.clear();
-            }
-            entries.insert(id.to_owned(), (token, std::time::Instant::now()));
-        }
-    }
-
-    /// Forgets a token (after revoking it here).
-    pub fn forget(&self, id: &str) {
-        if let Ok(mut entries) = self.entries.lock() {
-            entries.remove(id);
-        }
-    }
+/// A token cache for one process.
+pub fn token_cache() -> TokenCache {
+    // Past this many distinct tokens (a flood), the cache starts over.
+    TokenCache::new(TOKEN_TTL, 10_000)
 }

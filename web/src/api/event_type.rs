@@ -157,6 +157,11 @@ fn new_row(org: &str, name: String, body: EventTypeIn) -> EventTypeRow {
     }
 }
 
+/// Forgets what this process cached of the event type, after changing it here.
+fn forget(context: &Context, row: &EventTypeRow) {
+    context.schemas.forget(&herald::payload_schema::schema_key(&row.org_id, &row.name));
+}
+
 /// An event type that enforces its schema must have one that compiles: refused at the write,
 /// not at every publish.
 fn check_enforceable(row: &EventTypeRow) -> Result<(), ApiError> {
@@ -175,6 +180,7 @@ async fn create(
     let row = new_row(&caller.org_id, name, body);
     check_enforceable(&row)?;
     insert_event_type(&context.db, &row).await?;
+    forget(&context, &row);
     Ok(HttpResponse::Created().json(EventTypeOut::new(row, true)?))
 }
 
@@ -204,12 +210,14 @@ async fn update(
             row.updated_at = now();
             check_enforceable(&row)?;
             update_event_type(&context.db, &row).await?;
+            forget(&context, &row);
             Ok(HttpResponse::Ok().json(EventTypeOut::new(row, true)?))
         }
         None => {
             let row = new_row(&caller.org_id, path.into_inner(), body);
             check_enforceable(&row)?;
             insert_event_type(&context.db, &row).await?;
+            forget(&context, &row);
             Ok(HttpResponse::Created().json(EventTypeOut::new(row, true)?))
         }
     }
@@ -254,6 +262,7 @@ async fn patch(
     row.updated_at = now();
     check_enforceable(&row)?;
     update_event_type(&context.db, &row).await?;
+    forget(&context, &row);
     Ok(HttpResponse::Ok().json(EventTypeOut::new(row, true)?))
 }
 
@@ -278,5 +287,6 @@ async fn delete(
         row.updated_at = now();
         update_event_type(&context.db, &row).await?;
     }
+    forget(&context, &row);
     Ok(HttpResponse::NoContent().finish())
 }

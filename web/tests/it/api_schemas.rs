@@ -86,3 +86,17 @@ on_every_backend! {
         assert_eq!(stored["enforceSchema"], false, "the refused change changed nothing: {stored}");
     }
 }
+
+on_every_backend! {
+    async fn switching_enforcement_on_applies_to_the_next_message(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
+        let api = herald.client("org-a");
+        api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+        api.post("/event-type", &json!({"name": "order.placed", "description": "d", "schemas": order_schemas()})).await;
+        let bad = json!({"eventType": "order.placed", "payload": {"id": "seven"}});
+        // Accepted, and what the event type enforces (nothing) is now cached by this process.
+        assert_eq!(api.post("/app/a/msg", &bad).await.0, 202);
+        assert_eq!(api.patch("/event-type/order.placed", &json!({"enforceSchema": true})).await.0, 200);
+        assert_eq!(api.post("/app/a/msg", &bad).await.0, 422, "the change was not waited out");
+    }
+}
