@@ -18,8 +18,6 @@ diesel::table! {
         created_at -> Timestamp,
         expires_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
-        // `last_used_at` (nullable) is in the table but never read or written: it goes in a
-        // later migration, once no running release selects it.
     }
 }
 
@@ -79,8 +77,6 @@ diesel::table! {
         secret -> Text,
         /// JSON array of rotated-out secrets (encrypted) with their expiry.
         previous_secrets -> Text,
-        // `retry_schedule` (nullable) is in the table but never read or written: it goes in a
-        // later migration, once no running release selects it.
         /// JSON object.
         metadata -> Text,
         version -> Integer,
