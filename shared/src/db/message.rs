@@ -183,17 +183,17 @@ pub async fn list_messages(
         let mut q = walk(message::table, index)
             .as_query()
             .select(Columns((
-    message::id,
-    message::app_id,
-    message::org_id,
-    message::event_type,
-    message::event_id,
-    message::channels,
-    message::tags,
-    payload.clone(),
-    message::created_at,
-    message::expires_at,
-    message::dispatched_at,
+                message::id,
+                message::app_id,
+                message::org_id,
+                message::event_type,
+                message::event_id,
+                message::channels,
+                message::tags,
+                payload.clone(),
+                message::created_at,
+                message::expires_at,
+                message::dispatched_at,
             )))
             .filter(message::app_id.eq(app_id))
             .into_boxed();

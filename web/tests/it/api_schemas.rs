@@ -21,6 +21,15 @@ fn order_schemas() -> Value {
     })
 }
 
+/// Herald with application "a" and the event type `order.placed` (its schemas not enforced).
+async fn with_orders(backend: testkit::Backend) -> Option<(Herald, testkit::Client)> {
+    let herald = Herald::start(backend).await?;
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/event-type", &json!({"name": "order.placed", "description": "d", "schemas": order_schemas()})).await;
+    Some((herald, api))
+}
+
 /// The places a 422 names, as dotted locations.
 fn failing(body: &Value) -> Vec<String> {
     let detail = body["detail"].as_array().cloned().unwrap_or_default();
@@ -54,11 +63,8 @@ on_every_backend! {
 
 on_every_backend! {
     async fn schemas_are_only_enforced_when_asked(backend) {
-        let Some(herald) = Herald::start(backend).await else { return };
-        let api = herald.client("org-a");
-        api.post("/app", &json!({"name": "A", "uid": "a"})).await;
         // As in Svix: a schema alone documents the payload; it does not police it.
-        api.post("/event-type", &json!({"name": "order.placed", "description": "d", "schemas": order_schemas()})).await;
+        let Some((_herald, api)) = with_orders(backend).await else { return };
         let bad = json!({"eventType": "order.placed", "payload": {"id": "seven"}});
         assert_eq!(api.post("/app/a/msg", &bad).await.0, 202);
         let unknown = json!({"eventType": "not.in.the.catalogue", "payload": {}});
@@ -89,10 +95,7 @@ on_every_backend! {
 
 on_every_backend! {
     async fn switching_enforcement_on_applies_to_the_next_message(backend) {
-        let Some(herald) = Herald::start(backend).await else { return };
-        let api = herald.client("org-a");
-        api.post("/app", &json!({"name": "A", "uid": "a"})).await;
-        api.post("/event-type", &json!({"name": "order.placed", "description": "d", "schemas": order_schemas()})).await;
+        let Some((_herald, api)) = with_orders(backend).await else { return };
         let bad = json!({"eventType": "order.placed", "payload": {"id": "seven"}});
         // Accepted, and what the event type enforces (nothing) is now cached by this process.
         assert_eq!(api.post("/app/a/msg", &bad).await.0, 202);
