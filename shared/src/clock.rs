@@ -14,6 +14,11 @@ pub fn unix_seconds() -> i64 {
     Utc::now().timestamp()
 }
 
+/// A time as the API writes it: RFC 3339 in UTC, with microseconds.
+pub fn rfc3339(time: NaiveDateTime) -> String {
+    time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

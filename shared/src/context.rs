@@ -84,4 +84,24 @@ impl Context {
             announcer,
         })
     }
+
+    /// Tells the workers a new message is stored: through Postgres notifications without a
+    /// broker (coalesced), or through the broker when there is one, by handing the dispatch job
+    /// to the publishing task (bounded; it never waits). A job not published is counted; the
+    /// workers' sweep finds the message.
+    pub fn announce(&self, message_id: &str) {
+        if let Some(announcer) = &self.announcer {
+            announcer.announce();
+        }
+        if let Some(publisher) = &self.publisher {
+            publisher.publish(message_id);
+        }
+    }
+
+    /// Announces the operational events a change stored.
+    pub fn announce_all(&self, noticed: &crate::db::operational::Noticed) {
+        for id in &noticed.0 {
+            self.announce(id.as_str());
+        }
+    }
 }

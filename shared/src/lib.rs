@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod model;
+pub mod operational;
 pub mod payload_schema;
 pub mod prune;
 pub mod queue;

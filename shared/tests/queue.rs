@@ -63,7 +63,7 @@ async fn queue(backend: Backend) -> Option<Queue> {
         created_at: at,
         updated_at: at,
     };
-    insert_endpoint(&db, &endpoint).await.expect("endpoint");
+    insert_endpoint(&db, &endpoint, &[]).await.expect("endpoint");
     Some(Queue { test_db, db, app: app.id, endpoint: endpoint.id })
 }
 
@@ -209,9 +209,9 @@ on_every_backend! {
             Finish { id: failing.id.clone(), status: DeliveryStatus::Failed, attempt_count: 1, next_attempt_at: retry_at },
         ];
         let attempts = [attempt(ok, MessageStatus::Success), attempt(failing, MessageStatus::Fail)];
-        let stolen = record_batch(&q.db, "w2", &[], &finishes, at).await.expect("record");
+        let stolen = record_batch(&q.db, "w2", &[], &finishes, &[], at).await.expect("record").updated;
         assert_eq!(stolen, 0, "{}: another worker's outcome changes nothing", backend.name());
-        assert_eq!(record_batch(&q.db, "w1", &attempts, &finishes, at).await.expect("record"), 2);
+        assert_eq!(record_batch(&q.db, "w1", &attempts, &finishes, &[], at).await.expect("record").updated, 2);
         assert_eq!(q.test_db.count_rows("attempt").await, 2);
         let done = q.stored(&ok.message_id).await;
         assert_eq!((done.status, done.attempt_count, done.lease_owner), (DeliveryStatus::Succeeded, 1, None));

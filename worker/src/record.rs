@@ -7,9 +7,14 @@
 use crate::deliver::Done;
 use herald::clock::now;
 use herald::context::Context;
+use herald::db::DbError;
 use herald::db::endpoint::{record_failure, record_success};
+use herald::db::message::MessageRow;
+use herald::db::operational::{Noticed, app_uids};
 use herald::db::work::record_batch;
+use herald::model::ids::{AppId, DeliveryId};
 use herald::model::status::DeliveryStatus;
+use herald::operational::{AttemptRef, LastAttempt, Notice, Outcome};
 use slog::{debug, error, info, warn};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -26,8 +31,8 @@ const TRIES: u32 = 3;
 pub struct Recorded {
     /// What happened.
     pub done: Done,
-    /// The message delivered (for the log).
-    pub message_id: herald::model::ids::MessageId,
+    /// The message delivered.
+    pub message: Arc<MessageRow>,
     /// Never read: dropping it, once the outcome is stored, frees the slot.
     pub _slot: crate::slots::Slot,
 }
@@ -45,8 +50,8 @@ pub async fn run(
     // Endpoints whose unopenable secret was logged already: once per endpoint, not per delivery.
     let mut unsigned_logged = HashSet::new();
     while inbox.recv_many(&mut batch, BATCH).await > 0 {
-        if store(&context, &owner, &batch).await {
-            report(&context, &batch, &mut unsigned_logged).await;
+        if store(&context, &owner, &batch, &wake).await {
+            report(&context, &batch, &mut unsigned_logged, &wake).await;
         }
         batch.clear();
         if starved.swap(false, Ordering::SeqCst) {
@@ -55,12 +60,60 @@ pub async fn run(
     }
 }
 
-async fn store(context: &Context, owner: &str, batch: &[Recorded]) -> bool {
+/// The operational events the batch's outcomes call for (exhausted, failing, recovered), by
+/// the delivery each reports. Reads the applications' uids, only when there is one to report.
+async fn notices(context: &Context, batch: &[Recorded]) -> Result<Vec<(DeliveryId, Notice)>, DbError> {
+    let reportable: Vec<_> = batch
+        .iter()
+        .filter_map(|r| {
+            // An expunged payload ended the delivery, not the receiver's failures.
+            let attempt = r.done.attempt.as_ref().filter(|_| !r.done.expunged)?;
+            Outcome::of(r.done.finish.status, r.done.finish.attempt_count).map(|outcome| (r, attempt, outcome))
+        })
+        .collect();
+    if reportable.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut apps: Vec<AppId> = reportable.iter().map(|(r, ..)| r.message.app_id.clone()).collect();
+    apps.sort_unstable();
+    apps.dedup();
+    let uids = app_uids(&context.db, &apps).await?;
+    Ok(reportable
+        .into_iter()
+        .filter_map(|(r, attempt, outcome)| {
+            let message = &r.message;
+            let about = AttemptRef {
+                app_id: message.app_id.clone(),
+                app_uid: uids.get(&message.app_id).cloned().flatten(),
+                endpoint_id: attempt.endpoint_id.clone(),
+                msg_id: message.id.clone(),
+                msg_event_id: message.event_id.clone(),
+                last_attempt: LastAttempt {
+                    id: attempt.id.clone(),
+                    response_status_code: attempt.response_status_code,
+                    timestamp: herald::clock::rfc3339(attempt.created_at),
+                },
+            };
+            let notice = Notice::new(&message.org_id, &outcome.event(about), attempt.created_at)?;
+            Some((r.done.finish.id.clone(), notice))
+        })
+        .collect())
+}
+
+/// Stores the batch's outcomes with their operational events; announces the events stored.
+async fn store(context: &Context, owner: &str, batch: &[Recorded], wake: &Notify) -> bool {
     let attempts: Vec<_> = batch.iter().filter_map(|r| r.done.attempt.clone()).collect();
     let finishes: Vec<_> = batch.iter().map(|r| r.done.finish.clone()).collect();
     for attempt in 1..=TRIES {
-        match record_batch(&context.db, owner, &attempts, &finishes, now()).await {
-            Ok(_) => return true,
+        let stored = match notices(context, batch).await {
+            Ok(notices) => record_batch(&context.db, owner, &attempts, &finishes, &notices, now()).await,
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok(stored) => {
+                announce(context, &stored.noticed, wake);
+                return true;
+            }
             Err(e) if attempt < TRIES => {
                 warn!(context.log, "storing delivery outcomes failed; trying again"; "error" => e.to_string());
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
@@ -74,12 +127,26 @@ async fn store(context: &Context, owner: &str, batch: &[Recorded]) -> bool {
     false
 }
 
+/// Tells the workers about operational events stored: this one's loop at once, the others
+/// through the transport.
+fn announce(context: &Context, noticed: &Noticed, wake: &Notify) {
+    if !noticed.0.is_empty() {
+        context.announce_all(noticed);
+        wake.notify_one();
+    }
+}
+
 /// Metrics, logs, and each endpoint's failure clock: the last outcome per endpoint in the batch
 /// counts (a success stops the clock, a failure starts it or disables a long-failing endpoint).
-async fn report(context: &Context, batch: &[Recorded], unsigned_logged: &mut HashSet<herald::model::ids::EndpointId>) {
+async fn report(
+    context: &Context,
+    batch: &[Recorded],
+    unsigned_logged: &mut HashSet<herald::model::ids::EndpointId>,
+    wake: &Notify,
+) {
     let mut last = HashMap::new();
     for recorded in batch {
-        let (done, message) = (&recorded.done, recorded.message_id.as_str());
+        let (done, message) = (&recorded.done, recorded.message.id.as_str());
         let Some(attempt) = &done.attempt else { continue };
         if done.expunged {
             info!(context.log, "delivery ended unsent: the message's payload was expunged"; "message" => message,
@@ -129,10 +196,11 @@ async fn report(context: &Context, batch: &[Recorded], unsigned_logged: &mut Has
             let at = now();
             let window = context.config.with(|c| c.delivery.disable_endpoint_after);
             let disable_before = at - chrono::Duration::from_std(window).unwrap_or_default();
-            record_failure(&context.db, id, at, disable_before).await.map(|disabled| {
-                if disabled {
+            record_failure(&context.db, id, at, disable_before).await.map(|noted| {
+                if noted.disabled {
                     warn!(context.log, "endpoint disabled: its deliveries have only failed"; "endpoint" => id,
                         "failing_for_s" => window.as_secs());
+                    announce(context, &noted.noticed, wake);
                 }
             })
         };

@@ -129,7 +129,7 @@ impl Runner {
             actix_web::rt::spawn(async move {
                 match deliver(&runner.context, &runner.client, delivery, &message, endpoint).await {
                     Ok(done) => {
-                        let _ = runner.recorder.send(Recorded { done, message_id: message.id.clone(), _slot: slot });
+                        let _ = runner.recorder.send(Recorded { done, message: message.clone(), _slot: slot });
                     }
                     Err(e) => {
                         warn!(runner.context.log, "a delivery failed before its attempt; its lease will lapse and it will be retried";

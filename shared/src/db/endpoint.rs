@@ -1,17 +1,19 @@
 //! Queries on endpoints, always within one application.
 
 use super::json_text::{JsonText, Names, StringMap};
+use super::operational::{Noticed, insert_notices};
 use super::page::{Page, PageRequest};
 use super::schema::{delivery, endpoint};
 use super::walk::walk;
 use super::{Database, DbError};
 use crate::model::ids::{AppId, EndpointId, IdOrUid};
 use crate::model::secret::PreviousSecret;
+use crate::operational::{Disabled, EndpointRef, Event, Notice, Trigger};
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::query_builder::AsQuery;
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 /// An endpoint as stored.
 #[derive(Debug, Clone, Queryable, Insertable)]
@@ -53,10 +55,18 @@ pub struct EndpointRow {
     pub updated_at: NaiveDateTime,
 }
 
-/// Stores a new endpoint; [`DbError::Conflict`] when its uid is taken in the application.
-pub async fn insert_endpoint(db: &Database, row: &EndpointRow) -> Result<(), DbError> {
-    with_conn!(db, c => diesel::insert_into(endpoint::table).values(row).execute(c).await)?;
-    Ok(())
+/// Stores a new endpoint and, in the same transaction, the `notices` telling operators about it;
+/// [`DbError::Conflict`] when its uid is taken in the application.
+pub async fn insert_endpoint(db: &Database, row: &EndpointRow, notices: &[Notice]) -> Result<Noticed, DbError> {
+    let insert = diesel::insert_into(endpoint::table).values(row);
+    if notices.is_empty() {
+        with_conn!(db, c => insert.execute(c).await)?;
+        return Ok(Noticed::default());
+    }
+    Ok(Noticed(with_conn!(db, c => c.transaction(async |c| {
+        insert.execute(c).await?;
+        Ok::<_, diesel::result::Error>(insert_notices!(c, notices))
+    }).await)?))
 }
 
 /// The application's endpoint with this id or uid (the id wins a tie).
@@ -126,23 +136,43 @@ pub struct EndpointChanges {
 }
 
 /// Applies `changes` to the endpoint only while it is still at `version` (a compare-and-set),
-/// and bumps the version: true when applied, false when another change came first (read the
-/// endpoint again and redo the change on what is there now).
+/// and bumps the version, storing `notices` with it: `Some` when applied, `None` when another
+/// change came first (read the endpoint again and redo the change on what is there now).
 pub async fn change_endpoint(
     db: &Database,
     id: &str,
     version: i32,
     changes: &EndpointChanges,
-) -> Result<bool, DbError> {
+    notices: &[Notice],
+) -> Result<Option<Noticed>, DbError> {
     let target = endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::version.eq(version));
     let update = diesel::update(target).set((changes, endpoint::version.eq(endpoint::version + 1)));
-    Ok(with_conn!(db, c => update.execute(c).await)? == 1)
+    if notices.is_empty() {
+        return Ok((with_conn!(db, c => update.execute(c).await)? == 1).then(Noticed::default));
+    }
+    Ok(with_conn!(db, c => c.transaction(async |c| {
+        if update.execute(c).await? == 0 {
+            return Ok::<_, diesel::result::Error>(None);
+        }
+        Ok(Some(Noticed(insert_notices!(c, notices))))
+    }).await)?)
 }
 
-/// Deletes an endpoint and, by cascade, its deliveries and attempts.
-pub async fn delete_endpoint(db: &Database, app_id: &AppId, id: &EndpointId) -> Result<bool, DbError> {
+/// Deletes an endpoint and, by cascade, its deliveries and attempts, storing `notices` with it;
+/// `None` when there was no such endpoint.
+pub async fn delete_endpoint(
+    db: &Database,
+    app_id: &AppId,
+    id: &EndpointId,
+    notices: &[Notice],
+) -> Result<Option<Noticed>, DbError> {
     let target = endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::app_id.eq(app_id));
-    Ok(with_conn!(db, c => diesel::delete(target).execute(c).await)? > 0)
+    Ok(with_conn!(db, c => c.transaction(async |c| {
+        if diesel::delete(target).execute(c).await? == 0 {
+            return Ok::<_, diesel::result::Error>(None);
+        }
+        Ok(Some(Noticed(insert_notices!(c, notices))))
+    }).await)?)
 }
 
 /// How many of the endpoint's deliveries made in `since..until` (each end open when `None`) are
@@ -177,14 +207,25 @@ pub async fn endpoints_by_ids(db: &Database, ids: &[EndpointId]) -> Result<Vec<E
     Ok(crate::with_conn_retrying!(db, c => query.clone().load(c).await)?)
 }
 
+/// What noting a failure did to the endpoint.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct FailureNoted {
+    /// It was disabled now.
+    pub disabled: bool,
+    /// The `endpoint.disabled` event stored with that, if its organisation takes them.
+    pub noticed: Noticed,
+}
+
 /// Notes a failed delivery: starts the endpoint's failure clock, and disables the endpoint once
-/// it has only failed since `disable_before` or earlier. Returns true when it was disabled now.
+/// it has only failed since `disable_before` or earlier, storing the `endpoint.disabled` event
+/// in the same transaction.
 pub async fn record_failure(
     db: &Database,
     id: &EndpointId,
     now: NaiveDateTime,
     disable_before: NaiveDateTime,
-) -> Result<bool, DbError> {
+) -> Result<FailureNoted, DbError> {
+    use super::schema::application;
     let start =
         diesel::update(endpoint::table.filter(endpoint::id.eq(id)).filter(endpoint::first_failure_at.is_null()))
             .set(endpoint::first_failure_at.eq(Some(now)));
@@ -198,8 +239,32 @@ pub async fn record_failure(
         endpoint::updated_at.eq(now),
         endpoint::version.eq(endpoint::version + 1),
     ));
-    Ok(with_conn!(db, c => disable.execute(c).await)? > 0)
+    // What the event says, read in the transaction that disables.
+    let about = endpoint::table.inner_join(application::table).filter(endpoint::id.eq(id)).select((
+        application::org_id,
+        application::id,
+        application::uid,
+        endpoint::uid,
+        endpoint::first_failure_at,
+    ));
+    Ok(with_conn!(db, c => c.transaction(async |c| {
+        if disable.execute(c).await? == 0 {
+            return Ok::<_, diesel::result::Error>(FailureNoted::default());
+        }
+        let (org, app_id, app_uid, endpoint_uid, since) = about.first::<Described>(c).await?;
+        let event = Event::EndpointDisabled(Disabled {
+            endpoint: EndpointRef { app_id, app_uid, endpoint_id: id.clone(), endpoint_uid },
+            fail_since: since.map(crate::clock::rfc3339),
+            trigger: Trigger::Automatic,
+        });
+        let notices: Vec<Notice> = Notice::new(&org, &event, now).into_iter().collect();
+        Ok(FailureNoted { disabled: true, noticed: Noticed(insert_notices!(c, &notices)) })
+    }).await)?)
 }
+
+/// An endpoint as an event describes it: org, application id and uid, endpoint uid, and the
+/// start of its failures.
+type Described = (String, AppId, Option<String>, Option<String>, Option<NaiveDateTime>);
 
 /// Notes a successful delivery: the endpoint's failure clock stops.
 pub async fn record_success(db: &Database, id: &EndpointId) -> Result<(), DbError> {

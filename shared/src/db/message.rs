@@ -217,6 +217,47 @@ pub async fn messages_by_ids(db: &Database, ids: &[MessageId]) -> Result<Vec<Mes
     Ok(crate::with_conn_retrying!(db, c => query.clone().load(c).await)?)
 }
 
+/// Inserts `$row` (a `&MessageRow`) as a message of the application `$apps` finds (a query on
+/// the application table that matches at most one row), the lookup and the insert one statement
+/// on connection `$c`: evaluates to the rows inserted, 0 when it finds none. `$row.app_id` is
+/// not read.
+macro_rules! insert_for_found_app {
+    ($c:expr, $apps:expr, $row:expr) => {{
+        use diesel::sql_types::{Nullable, Text, Timestamp};
+        use $crate::db::schema::{application, message};
+        let row: &$crate::db::message::MessageRow = $row;
+        let source = $apps.select((
+            row.id.as_str().into_sql::<Text>(),
+            application::id,
+            row.org_id.as_str().into_sql::<Text>(),
+            row.event_type.as_str().into_sql::<Text>(),
+            row.event_id.as_deref().into_sql::<Nullable<Text>>(),
+            row.channels.as_ref().into_sql::<Nullable<Text>>(),
+            row.tags.as_ref().into_sql::<Nullable<Text>>(),
+            row.payload.as_deref().into_sql::<Nullable<Text>>(),
+            row.created_at.into_sql::<Timestamp>(),
+            row.expires_at.into_sql::<Nullable<Timestamp>>(),
+        ));
+        diesel::insert_into(message::table)
+            .values(source)
+            .into_columns((
+                message::id,
+                message::app_id,
+                message::org_id,
+                message::event_type,
+                message::event_id,
+                message::channels,
+                message::tags,
+                message::payload,
+                message::created_at,
+                message::expires_at,
+            ))
+            .execute($c)
+            .await
+    }};
+}
+pub(crate) use insert_for_found_app;
+
 /// Stores a new message for the org's application `app` (id or uid) in one statement, the
 /// application lookup included (and completes `key` in the same transaction): `false` when no
 /// such application is visible (`only_app`, when set, narrows to one application, for app-portal
@@ -230,45 +271,15 @@ pub async fn insert_message_for_app(
     key: KeyedBy<'_>,
 ) -> Result<bool, DbError> {
     use super::schema::application;
-    use diesel::sql_types::{Nullable, Text, Timestamp};
     let scope = only_app.unwrap_or(app);
-    // The application lookup and the insert as one statement (on connection `$c`): how many rows
-    // it inserted, 0 when the application is not visible.
+    let apps = application::table
+        .filter(application::org_id.eq(org))
+        .filter(application::id.eq(app).or(application::uid.eq(app)))
+        .filter(application::id.eq(scope).or(only_app.is_none().into_sql::<diesel::sql_types::Bool>()));
     macro_rules! insert_for_app {
-        ($c:expr) => {{
-            let source = application::table
-                .filter(application::org_id.eq(org))
-                .filter(application::id.eq(app).or(application::uid.eq(app)))
-                .filter(application::id.eq(scope).or(only_app.is_none().into_sql::<diesel::sql_types::Bool>()))
-                .select((
-                    row.id.as_str().into_sql::<Text>(),
-                    application::id,
-                    row.org_id.as_str().into_sql::<Text>(),
-                    row.event_type.as_str().into_sql::<Text>(),
-                    row.event_id.as_deref().into_sql::<Nullable<Text>>(),
-                    row.channels.as_ref().into_sql::<Nullable<Text>>(),
-                    row.tags.as_ref().into_sql::<Nullable<Text>>(),
-                    row.payload.as_deref().into_sql::<Nullable<Text>>(),
-                    row.created_at.into_sql::<Timestamp>(),
-                    row.expires_at.into_sql::<Nullable<Timestamp>>(),
-                ));
-            diesel::insert_into(message::table)
-                .values(source)
-                .into_columns((
-                    message::id,
-                    message::app_id,
-                    message::org_id,
-                    message::event_type,
-                    message::event_id,
-                    message::channels,
-                    message::tags,
-                    message::payload,
-                    message::created_at,
-                    message::expires_at,
-                ))
-                .execute($c)
-                .await
-        }};
+        ($c:expr) => {
+            insert_for_found_app!($c, apps.clone(), row)
+        };
     }
     // The hot path, without a key: one statement, no transaction around it.
     if key.is_none() {

@@ -14,6 +14,7 @@ pub mod maintenance;
 pub mod message;
 pub mod migrate;
 pub mod notify;
+pub mod operational;
 pub mod page;
 pub mod prune;
 pub mod rate;

@@ -6,10 +6,12 @@
 use super::attempt::AttemptRow;
 use super::delivery::DeliveryRow;
 use super::message::MessageRow;
+use super::operational::{Noticed, insert_notices};
 use super::schema::{attempt, delivery, endpoint, message};
 use super::{Conn, Database, DbError};
 use crate::model::ids::{DeliveryId, EndpointId, MessageId};
 use crate::model::status::{DeliveryStatus, TriggerType};
+use crate::operational::Notice;
 use crate::with_conn;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -209,8 +211,19 @@ pub struct Finish {
     pub next_attempt_at: NaiveDateTime,
 }
 
+/// What storing a batch of outcomes wrote.
+#[derive(Debug, Default)]
+pub struct BatchStored {
+    /// Deliveries updated (those `owner` still held).
+    pub updated: usize,
+    /// Operational events stored, to announce to the workers.
+    pub noticed: Noticed,
+}
+
 /// Stores a batch of attempts and the deliveries' new states in one transaction, each delivery
-/// only while `owner` still holds it. Returns how many deliveries were updated.
+/// only while `owner` still holds it, with the operational events (`notices`, by the delivery
+/// whose outcome each reports) of the deliveries it updates: an outcome a lapsed lease kept from
+/// being stored reports nothing.
 ///
 /// An endpoint or message deleted while its delivery was in flight takes the delivery with it,
 /// and its attempt has nothing left to belong to: the foreign key refuses it. That attempt is
@@ -221,13 +234,14 @@ pub async fn record_batch(
     owner: &str,
     attempts: &[AttemptRow],
     finishes: &[Finish],
+    notices: &[(DeliveryId, Notice)],
     now: NaiveDateTime,
-) -> Result<usize, DbError> {
+) -> Result<BatchStored, DbError> {
     use diesel::result::{DatabaseErrorKind, Error};
-    match write_outcomes(db, owner, attempts, finishes, now).await {
+    match write_outcomes(db, owner, attempts, finishes, notices, now).await {
         Err(DbError::Query(Error::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _))) => {
             let attempts = still_owned(db, attempts).await?;
-            write_outcomes(db, owner, &attempts, finishes, now).await
+            write_outcomes(db, owner, &attempts, finishes, notices, now).await
         }
         other => other,
     }
@@ -254,8 +268,9 @@ async fn write_outcomes(
     owner: &str,
     attempts: &[AttemptRow],
     finishes: &[Finish],
+    notices: &[(DeliveryId, Notice)],
     now: NaiveDateTime,
-) -> Result<usize, DbError> {
+) -> Result<BatchStored, DbError> {
     let held = || delivery::status.eq(DeliveryStatus::Sending).and(delivery::lease_owner.eq(owner));
     let released = || {
         (
@@ -275,7 +290,7 @@ async fn write_outcomes(
         ($c:ident, $insert:expr) => {
             $c.transaction(async |$c| {
                 $insert;
-                let mut updated = 0;
+                let (mut updated, mut noticed) = (0, Vec::new());
                 if !simple.is_empty() {
                     let target = delivery::table.filter(delivery::id.eq_any(&simple)).filter(held());
                     let first_try = (delivery::status.eq(DeliveryStatus::Succeeded), delivery::attempt_count.eq(1));
@@ -286,9 +301,14 @@ async fn write_outcomes(
                     let target = delivery::table.filter(delivery::id.eq(&f.id)).filter(held());
                     let outcome = (delivery::status.eq(f.status), delivery::attempt_count.eq(f.attempt_count));
                     let set = (outcome, delivery::next_attempt_at.eq(f.next_attempt_at), released());
-                    updated += diesel::update(target).set(set).execute($c).await?;
+                    let stored = diesel::update(target).set(set).execute($c).await?;
+                    updated += stored;
+                    if stored > 0 {
+                        let reported = notices.iter().filter(|(id, _)| *id == f.id).map(|(_, n)| n);
+                        noticed.extend(insert_notices!($c, reported));
+                    }
                 }
-                Ok::<usize, diesel::result::Error>(updated)
+                Ok::<_, diesel::result::Error>(BatchStored { updated, noticed: Noticed(noticed) })
             })
             .await?
         };

@@ -181,25 +181,13 @@ async fn create(
         // The hot path: the application lookup and the insert are one statement.
         return Err(ApiError::NotFound);
     }
-    announce(&context, &row.id);
+    context.announce(&row.id);
     let completed = keyed.is_some();
     let mut response = HttpResponse::Accepted().content_type("application/json").body(answer);
     if completed {
         response.extensions_mut().insert(KeyCompleted);
     }
     Ok(response)
-}
-
-/// Tells the workers: through Postgres notifications without a broker (coalesced), or through
-/// the broker when there is one, by handing the dispatch job to the publishing task (bounded; it
-/// never waits). A job not published is counted; the workers' sweep finds the message.
-fn announce(context: &Context, message_id: &str) {
-    if let Some(announcer) = &context.announcer {
-        announcer.announce();
-    }
-    if let Some(publisher) = &context.publisher {
-        publisher.publish(message_id);
-    }
 }
 
 /// `?event_types=a&event_types=b` (the query reader takes no repeated keys, so read them here).

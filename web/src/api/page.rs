@@ -92,5 +92,5 @@ impl<T> ListOut<T> {
 
 /// Formats a stored UTC time the way Svix does (RFC 3339, `Z`).
 pub fn timestamp(time: chrono::NaiveDateTime) -> String {
-    time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+    herald::clock::rfc3339(time)
 }

@@ -160,7 +160,7 @@ async fn loopback_is_refused_unless_allowed() {
 }
 
 /// Runs the receivers' own verifiers (PyPI `standardwebhooks` and `svix`) over what arrived.
-async fn verify_with_receiver_libraries(secret: &str, requests: &[testkit::Received]) {
+pub(crate) async fn verify_with_receiver_libraries(secret: &str, requests: &[testkit::Received]) {
     use base64::Engine;
     let Some(python) = testkit::python_with(&["standardwebhooks", "svix"]) else { return };
     let job = json!({

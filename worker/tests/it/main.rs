@@ -9,4 +9,5 @@ mod delivery;
 mod egress;
 mod faults;
 mod lifecycle;
+mod operational;
 mod retention;

@@ -1,6 +1,6 @@
 //! The endpoint itself: list, create, get, update (PUT creates when missing), patch, delete.
 
-use super::{EndpointOut, change, visible_endpoint};
+use super::{EndpointOut, Reported, change, endpoint_ref, visible_endpoint};
 use crate::api::application::visible_app;
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
@@ -10,6 +10,7 @@ use actix_web::{HttpResponse, web};
 use herald::clock::now;
 use herald::context::Context;
 use herald::db::JsonText;
+use herald::db::application::ApplicationRow;
 use herald::db::endpoint::{
     EndpointChanges, EndpointRow, delete_endpoint, find_endpoint, insert_endpoint, list_endpoints,
 };
@@ -17,6 +18,7 @@ use herald::db::json_text::Names;
 use herald::db::page::Order;
 use herald::model::ids::{AppId, EndpointId, IdOrUid, is_id, prefix};
 use herald::model::secret;
+use herald::operational::{Event, Notice};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -194,8 +196,17 @@ pub(super) async fn create(
     body.url = url_field(&body.url)?;
     let app = visible_app(&context, &caller, &path).await?;
     let row = new_row(&context, &app.id, body)?;
-    insert_endpoint(&context.db, &row).await?;
+    store_new(&context, &app, &row).await?;
     Ok(HttpResponse::Created().json(EndpointOut::try_from(row)?))
+}
+
+/// Stores a new endpoint of `app` with its `endpoint.created` event.
+async fn store_new(context: &Context, app: &ApplicationRow, row: &EndpointRow) -> Result<(), ApiError> {
+    let created = Event::EndpointCreated(endpoint_ref(app, row));
+    let notices: Vec<Notice> = Notice::new(&app.org_id, &created, row.created_at).into_iter().collect();
+    let noticed = insert_endpoint(&context.db, row, &notices).await?;
+    context.announce_all(&noticed);
+    Ok(())
 }
 
 pub(super) async fn get(
@@ -241,7 +252,8 @@ pub(super) async fn update(
     match find_endpoint(&context.db, &app.id, &IdOrUid::from(path.1.as_str())).await? {
         Some(_) => {
             let (row, ()) =
-                change(&context, &caller, (&path.0, &path.1), |row| Ok((full_update(row, &body), ()))).await?;
+                change(&context, &caller, (&path.0, &path.1), Reported::Yes, |row| Ok((full_update(row, &body), ())))
+                    .await?;
             Ok(HttpResponse::Ok().json(EndpointOut::try_from(row)?))
         }
         None if is_id(&path.1, prefix::ENDPOINT) => Err(ApiError::NotFound),
@@ -258,7 +270,7 @@ pub(super) async fn update(
                 secret: None,
             })?;
             let row = new_row(&context, &app.id, body)?;
-            insert_endpoint(&context.db, &row).await?;
+            store_new(&context, &app, &row).await?;
             Ok(HttpResponse::Created().json(EndpointOut::try_from(row)?))
         }
     }
@@ -283,7 +295,7 @@ pub(super) async fn patch(
         secret: None,
     })?;
     let url = body.url.as_deref().map(url_field).transpose()?;
-    let (row, ()) = change(&context, &caller, (&path.0, &path.1), |row| {
+    let (row, ()) = change(&context, &caller, (&path.0, &path.1), Reported::Yes, |row| {
         let changes = EndpointChanges {
             url: url.clone(),
             uid: body.uid.clone(),
@@ -307,8 +319,14 @@ pub(super) async fn delete(
     caller: Caller,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = visible_endpoint(&context, &caller, &path.0, &path.1).await?;
-    delete_endpoint(&context.db, &row.app_id, &row.id).await?;
+    let app = visible_app(&context, &caller, &path.0).await?;
+    let row = find_endpoint(&context.db, &app.id, &IdOrUid::from(path.1.as_str())).await?.ok_or(ApiError::NotFound)?;
+    let deleted = Event::EndpointDeleted(endpoint_ref(&app, &row));
+    let notices: Vec<Notice> = Notice::new(&app.org_id, &deleted, now()).into_iter().collect();
+    // Deleted meanwhile by another call: that call reported it.
+    if let Some(noticed) = delete_endpoint(&context.db, &row.app_id, &row.id, &notices).await? {
+        context.announce_all(&noticed);
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,6 +1,6 @@
 //! An endpoint's custom headers: read, replace, patch (a null removes one).
 
-use super::{change, visible_endpoint};
+use super::{Reported, change, visible_endpoint};
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::api::extract::Checks;
@@ -88,7 +88,7 @@ pub(super) async fn put_headers(
 ) -> Result<HttpResponse, ApiError> {
     check_headers(body.headers.iter().map(|(k, v)| (k, Some(v))))?;
     let headers = JsonText::new(body.headers.clone());
-    change(&context, &caller, (&path.0, &path.1), |_| {
+    change(&context, &caller, (&path.0, &path.1), Reported::No, |_| {
         Ok((EndpointChanges { headers: Some(headers.clone()), ..EndpointChanges::default() }, ()))
     })
     .await?;
@@ -102,7 +102,7 @@ pub(super) async fn patch_headers(
     body: web::Json<HeadersPatchIn>,
 ) -> Result<HttpResponse, ApiError> {
     check_headers(body.headers.iter().map(|(k, v)| (k, v.as_ref())))?;
-    change(&context, &caller, (&path.0, &path.1), |row| {
+    change(&context, &caller, (&path.0, &path.1), Reported::No, |row| {
         // A stored list that does not read is an error, not an empty one to write back.
         let mut headers = row.headers.get().map_err(|e| e.in_row("endpoint", &row.id, "headers"))?.clone();
         for (name, value) in &body.headers {

@@ -18,9 +18,11 @@ use actix_web::web;
 use herald::clock::now;
 use herald::context::Context;
 use herald::db::JsonText;
+use herald::db::application::ApplicationRow;
 use herald::db::endpoint::{EndpointChanges, EndpointRow, change_endpoint, find_endpoint};
 use herald::db::json_text::CorruptJson;
 use herald::model::ids::IdOrUid;
+use herald::operational::{Disabled, EndpointRef, Event, Notice, Trigger};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -103,21 +105,65 @@ pub async fn visible_endpoint(
 /// keep landing first.
 const CHANGE_TRIES: usize = 16;
 
+/// Whether a change of an endpoint is one operators hear about (`endpoint.updated`, and
+/// `endpoint.disabled` when it disables the endpoint): the calls Svix reports, an update or a
+/// patch, not a rotated secret or new headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reported {
+    Yes,
+    No,
+}
+
+/// The operational events of a call changing `before` (of application `app`) by `changes`.
+fn change_notices(app: &ApplicationRow, before: &EndpointRow, changes: &EndpointChanges) -> Vec<Notice> {
+    let after = EndpointRef {
+        app_id: app.id.clone(),
+        app_uid: app.uid.clone(),
+        endpoint_id: before.id.clone(),
+        endpoint_uid: changes.uid.clone().unwrap_or_else(|| before.uid.clone()),
+    };
+    let at = changes.updated_at.unwrap_or_else(now);
+    let mut events = vec![Event::EndpointUpdated(after.clone())];
+    if changes.disabled == Some(true) && !before.disabled {
+        let fail_since = before.first_failure_at.map(herald::clock::rfc3339);
+        events.push(Event::EndpointDisabled(Disabled { endpoint: after, fail_since, trigger: Trigger::Manual }));
+    }
+    events.iter().filter_map(|e| Notice::new(&app.org_id, e, at)).collect()
+}
+
+/// The endpoint as operational events name it.
+fn endpoint_ref(app: &ApplicationRow, row: &EndpointRow) -> EndpointRef {
+    EndpointRef {
+        app_id: app.id.clone(),
+        app_uid: app.uid.clone(),
+        endpoint_id: row.id.clone(),
+        endpoint_uid: row.uid.clone(),
+    }
+}
+
 /// Changes the caller's endpoint: `change` works out what to write from the endpoint as it is
 /// now, and it is written only if nothing changed the endpoint meanwhile (its version), else
 /// worked out again on the newer copy. So concurrent changes never lose one another and every
-/// change bumps the version. Returns the endpoint after the change and what `change` returned.
+/// change bumps the version. A `reported` change stores its operational events with it. Returns
+/// the endpoint after the change and what `change` returned.
 async fn change<T>(
     context: &Context,
     caller: &Caller,
     (app, endpoint): (&str, &str),
+    reported: Reported,
     mut change: impl FnMut(&EndpointRow) -> Result<(EndpointChanges, T), ApiError>,
 ) -> Result<(EndpointRow, T), ApiError> {
+    let app = visible_app(context, caller, app).await?;
     for _ in 0..CHANGE_TRIES {
-        let row = visible_endpoint(context, caller, app, endpoint).await?;
+        let row = find_endpoint(&context.db, &app.id, &IdOrUid::from(endpoint)).await?.ok_or(ApiError::NotFound)?;
         let (mut changes, made) = change(&row)?;
         changes.updated_at = Some(now());
-        if change_endpoint(&context.db, &row.id, row.version, &changes).await? {
+        let notices = match reported {
+            Reported::Yes => change_notices(&app, &row, &changes),
+            Reported::No => Vec::new(),
+        };
+        if let Some(noticed) = change_endpoint(&context.db, &row.id, row.version, &changes, &notices).await? {
+            context.announce_all(&noticed);
             let changed = find_endpoint(&context.db, &row.app_id, &IdOrUid::Id(row.id.clone()))
                 .await?
                 .ok_or(ApiError::NotFound)?;

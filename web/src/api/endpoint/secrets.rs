@@ -1,6 +1,6 @@
 //! An endpoint's signing secret: read it, rotate it with a grace period for the old one.
 
-use super::{change, visible_endpoint};
+use super::{Reported, change, visible_endpoint};
 use crate::api::auth::Caller;
 use crate::api::error::ApiError;
 use crate::api::extract::{Checks, OptionalJson};
@@ -55,7 +55,7 @@ pub(super) async fn rotate_secret(
         )
         .check(grace <= MAX_GRACE_SECONDS, &["body", "gracePeriodSeconds"], "must be at most 604800")
         .finish()?;
-    let (_, plain) = change(&context, &caller, (&path.0, &path.1), |row| {
+    let (_, plain) = change(&context, &caller, (&path.0, &path.1), Reported::No, |row| {
         let at = now();
         let stored = row.previous_secrets.get().map_err(|e| e.in_row("endpoint", &row.id, "previous_secrets"));
         let mut previous = stored?.clone();
