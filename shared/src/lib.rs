@@ -22,5 +22,6 @@ pub mod queue;
 pub mod signing;
 pub mod ssrf;
 pub mod supervise;
+pub mod tls;
 pub mod token;
 pub mod ttl_cache;

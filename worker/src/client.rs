@@ -102,22 +102,18 @@ fn dns(log: &Logger) -> anyhow::Result<TokioResolver> {
     built.context("building the DNS resolver")
 }
 
-/// TLS for HTTPS deliveries: the system's certificate authorities (`SSL_CERT_FILE`,
-/// /etc/ssl/certs, …) when it has any, else the Mozilla roots built in, so an image or chroot
-/// without a CA bundle still verifies receivers.
+/// TLS for HTTPS deliveries: Herald's root policy (the system's certificate authorities, else
+/// the Mozilla roots built in; see `herald::tls::roots`).
 fn tls(log: &Logger) -> anyhow::Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    let (added, _) = roots.add_parsable_certificates(native.certs);
-    if added == 0 {
+    let trusted = herald::tls::roots::trusted();
+    if !trusted.from_system {
         warn!(log, "no system certificate authorities found; HTTPS deliveries trust the built-in Mozilla roots");
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("setting up TLS")?
-        .with_root_certificates(roots)
+        .with_root_certificates(trusted.store())
         .with_no_client_auth())
 }
 

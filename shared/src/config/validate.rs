@@ -69,6 +69,7 @@ pub fn check(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
         problems.extend(check_networks(document, origins));
         problems.extend(check_proxy(document, origins));
         problems.extend(check_tls(document, origins));
+        problems.extend(check_connection_tls(document, origins));
         problems.extend(check_keys(document, origins));
     }
     problems
@@ -138,6 +139,34 @@ fn check_tls(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
             Err((at, error)) => vec![problem(at, crate::error::chain(&error))],
         },
     }
+}
+
+/// The TLS parameters of the database and broker URLs, and the files they name: a mistake is
+/// found at start-up, naming the parameter (never the URL, which may hold a password).
+fn check_connection_tls(document: &Value, origins: &Origins) -> Vec<ConfigProblem> {
+    use crate::db::{Backend, backend_of, mysql_tls, pg_tls};
+    let text = |key| get_path(document, key).and_then(Value::as_str).unwrap_or_default();
+    let (database, queue) = (text("database.url"), text("queue.url"));
+    let database_tls = match backend_of(database) {
+        Ok(Backend::Postgres) => pg_tls::target(database).map(|t| t.tls).map_err(|e| e.to_string()),
+        Ok(Backend::Mysql) => mysql_tls::target(database).map(|t| t.tls).map_err(|e| e.to_string()),
+        _ => Ok(None),
+    };
+    let queue_tls = match queue {
+        "" => Ok(None),
+        url => crate::queue::connect::target(url).map(|t| t.tls).map_err(|e| e.to_string()),
+    };
+    [("database.url", database_tls), ("queue.url", queue_tls)]
+        .into_iter()
+        .filter_map(|(key, tls)| {
+            let message = match tls {
+                Err(message) => message,
+                Ok(Some(tls)) => tls.check().err().map(|e| crate::error::chain(&e))?,
+                Ok(None) => return None,
+            };
+            Some(ConfigProblem { key: key.into(), origin: origins.of(key), message })
+        })
+        .collect()
 }
 
 /// CIDRs pass the schema's pattern only roughly; parse them for real.
@@ -216,6 +245,15 @@ mod tests {
             ("delivery.proxy", Value::from("socks5://user:hunter2@proxy.internal"), "needs a port"),
             ("delivery.proxy", Value::from("ftp://proxy.internal:21"), "not shown"),
             ("serve.bogus", Value::from(1), "unknown key"),
+            ("database.url", Value::from("postgres://u:hunter2@h/db?sslmode=verify"), "sslmode=\"verify\""),
+            (
+                "database.url",
+                Value::from("postgres://u:hunter2@h/db?sslmode=verify-ca&sslrootcert=/no/ca.pem"),
+                "/no/ca.pem",
+            ),
+            ("database.url", Value::from("mysql://u:hunter2@h/db?ssl-mode=VERIFY_CA&ssl-cert=/c.pem"), "ssl-key"),
+            ("queue.url", Value::from("amqp://u:hunter2@h/?cacertfile=/ca.pem"), "amqps://"),
+            ("queue.url", Value::from("amqps://u:hunter2@h/?cacertfile=/no/ca.pem"), "/no/ca.pem"),
         ];
         for (path, value, expected) in cases {
             let problems = problems_for(path, value.clone());

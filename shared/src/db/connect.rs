@@ -1,12 +1,13 @@
-//! Choosing the backend from the URL and opening connections: TLS through rustls for managed
-//! databases, and the SQLite pragmas that make it safe to share between processes.
+//! Choosing the backend from the URL and opening connections: TLS through rustls as the URL's
+//! own parameters say (libpq's for Postgres, MySQL's for MySQL/MariaDB), and the SQLite pragmas
+//! that make it safe to share between processes.
 
 use super::Database;
 use crate::config;
 use diesel::ConnectionError;
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod};
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection};
+use diesel_async::{AsyncMysqlConnection, AsyncPgConnection};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use std::sync::Arc;
@@ -156,35 +157,111 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn tls_config() -> rustls::ClientConfig {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
-        .unwrap_or_else(|_| unreachable!("ring supports the default protocol versions"))
+/// Reads what `url`'s TLS parameters name, off the async threads, once per connector.
+async fn load_tls<T: Send + 'static>(
+    load: impl FnOnce() -> Result<T, crate::tls::ClientTlsError> + Send + 'static,
+) -> diesel::ConnectionResult<T> {
+    match tokio::task::spawn_blocking(load).await {
+        Ok(Ok(loaded)) => Ok(loaded),
+        Ok(Err(e)) => Err(ConnectionError::BadConnection(format!("TLS: {}", error_chain(&e)))),
+        Err(e) => Err(ConnectionError::BadConnection(format!("TLS set-up did not finish: {e}"))),
+    }
+}
+
+/// Opens Postgres connections as the URL's libpq parameters say (see [`super::pg_tls`]): the
+/// rustls configuration is built on the first connection and kept.
+pub struct PgConnector {
+    target: super::pg_tls::PgTarget,
+    tls: tokio::sync::OnceCell<rustls::ClientConfig>,
+}
+
+impl PgConnector {
+    /// For `url`; fails when its TLS parameters do not read.
+    pub fn new(url: &str) -> Result<PgConnector, DbError> {
+        let target = super::pg_tls::target(url).map_err(|e| DbError::Pool(format!("database.url: {e}")))?;
+        Ok(PgConnector { target, tls: tokio::sync::OnceCell::new() })
+    }
+
+    /// A new connection.
+    pub async fn connect(&self) -> diesel::ConnectionResult<AsyncPgConnection> {
+        let bad = |e: tokio_postgres::Error| ConnectionError::BadConnection(error_chain(&e));
+        let url = self.target.url.as_str();
+        let Some(tls) = &self.target.tls else {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(bad)?;
+            return AsyncPgConnection::try_from_client_and_connection(client, connection).await;
+        };
+        let config = self
+            .tls
+            .get_or_try_init(|| {
+                let tls = tls.clone();
+                load_tls(move || tls.client_config())
+            })
+            .await?;
+        let connector = tokio_postgres_rustls::MakeRustlsConnect::new(config.clone());
+        let (client, connection) = tokio_postgres::connect(url, connector).await.map_err(bad)?;
+        AsyncPgConnection::try_from_client_and_connection(client, connection).await
+    }
 }
 
 /// A connection of its own (outside any pool) to a Postgres database, e.g. to LISTEN on.
 pub async fn postgres_connection(url: &str) -> diesel::ConnectionResult<AsyncPgConnection> {
-    establish_postgres(url).await
+    PgConnector::new(url).map_err(|e| ConnectionError::BadConnection(e.to_string()))?.connect().await
 }
 
-/// Postgres: TLS through rustls when the URL asks for it (`sslmode=require` and up), plain
-/// otherwise, so a local server's self-signed certificate does not block a plain connection.
-fn establish_postgres(url: &str) -> BoxFuture<'_, diesel::ConnectionResult<AsyncPgConnection>> {
-    async move {
-        let wants_tls = ["sslmode=require", "sslmode=verify-ca", "sslmode=verify-full"].iter().any(|m| url.contains(m));
-        let bad = |e: tokio_postgres::Error| ConnectionError::BadConnection(error_chain(&e));
-        if wants_tls {
-            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config());
-            let (client, connection) = tokio_postgres::connect(url, tls).await.map_err(bad)?;
-            AsyncPgConnection::try_from_client_and_connection(client, connection).await
-        } else {
-            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.map_err(bad)?;
-            AsyncPgConnection::try_from_client_and_connection(client, connection).await
+/// Opens MySQL/MariaDB connections as the URL's `ssl-mode` says (see [`super::mysql_tls`]).
+pub struct MysqlConnector {
+    target: super::mysql_tls::MysqlTarget,
+    opts: mysql_async::Opts,
+    /// The driver's options with TLS, made on the first connection (the system's authorities
+    /// are read then) and kept.
+    secured: tokio::sync::OnceCell<mysql_async::Opts>,
+}
+
+impl MysqlConnector {
+    /// For `url`; fails when it does not read.
+    pub fn new(url: &str) -> Result<MysqlConnector, DbError> {
+        let target = super::mysql_tls::target(url).map_err(|e| DbError::Pool(format!("database.url: {e}")))?;
+        let opts = mysql_async::Opts::from_url(&target.url).map_err(|e| DbError::Pool(format!("database.url: {e}")))?;
+        Ok(MysqlConnector { target, opts, secured: tokio::sync::OnceCell::new() })
+    }
+
+    /// A new connection.
+    pub async fn connect(&self) -> diesel::ConnectionResult<AsyncMysqlConnection> {
+        use super::mysql_tls::SslMode;
+        let bad = |e: mysql_async::Error| ConnectionError::BadConnection(error_chain(&e));
+        let Some(tls) = &self.target.tls else {
+            let conn = mysql_async::Conn::new(self.opts.clone()).await.map_err(bad)?;
+            return AsyncMysqlConnection::try_from(conn).await;
+        };
+        let secured = self
+            .secured
+            .get_or_try_init(|| {
+                let (tls, opts) = (tls.clone(), self.opts.clone());
+                load_tls(move || {
+                    tls.check()?;
+                    // Only a verifying mode trusting the default roots reads the system's.
+                    let verifies = tls.verify != crate::tls::Verify::Nothing;
+                    let trusted = match tls.trust {
+                        crate::tls::Trust::Default if verifies => crate::tls::roots::trusted().certificates,
+                        _ => Vec::new(),
+                    };
+                    let ssl = super::mysql_tls::ssl_opts(&tls, &trusted);
+                    Ok(mysql_async::Opts::from(mysql_async::OptsBuilder::from_opts(opts).ssl_opts(ssl)))
+                })
+            })
+            .await?;
+        match mysql_async::Conn::new(secured.clone()).await {
+            Ok(conn) => AsyncMysqlConnection::try_from(conn).await,
+            // PREFERRED: a server that offers no TLS is spoken to in plain.
+            Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer))
+                if self.target.mode == SslMode::Preferred =>
+            {
+                let conn = mysql_async::Conn::new(self.opts.clone()).await.map_err(bad)?;
+                AsyncMysqlConnection::try_from(conn).await
+            }
+            Err(e) => Err(bad(e)),
         }
     }
-    .boxed()
 }
 
 /// SQLite: wait for locks instead of failing (set before WAL, or start-up races into "database is
@@ -193,11 +270,10 @@ fn establish_postgres(url: &str) -> BoxFuture<'_, diesel::ConnectionResult<Async
 pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
      PRAGMA journal_size_limit = 4194304;";
 
-fn manager<C>(
-    url: String,
-    connect_timeout: Duration,
-    establish: fn(&str) -> BoxFuture<'_, diesel::ConnectionResult<C>>,
-) -> AsyncDieselConnectionManager<C>
+/// How a pool opens a connection.
+type Connect<C> = Arc<dyn Fn() -> BoxFuture<'static, diesel::ConnectionResult<C>> + Send + Sync>;
+
+fn manager<C>(url: String, connect_timeout: Duration, connect: Connect<C>) -> AsyncDieselConnectionManager<C>
 where
     C: diesel_async::pooled_connection::PoolableConnection + 'static,
 {
@@ -205,10 +281,10 @@ where
     // The default recycling runs a query on every checkout; a broken connection shows itself on
     // first use instead, and readiness pings the database on its own.
     cfg.recycling_method = RecyclingMethod::Fast;
-    cfg.custom_setup = Box::new(move |url: &str| {
-        let url = url.to_owned();
+    cfg.custom_setup = Box::new(move |_url: &str| {
+        let connect = connect.clone();
         async move {
-            match tokio::time::timeout(connect_timeout, establish(&url)).await {
+            match tokio::time::timeout(connect_timeout, connect()).await {
                 Ok(result) => result,
                 Err(_) => Err(ConnectionError::BadConnection(format!("no connection within {connect_timeout:?}"))),
             }
@@ -241,12 +317,22 @@ pub(super) fn build_pool(config: &config::Database, max_size: usize) -> Result<D
     let url = config.url.clone();
     let timeout = config.pool.connect_timeout;
     Ok(match backend_of(&url)? {
-        Backend::Postgres => Database::Postgres(pool(manager(url, timeout, establish_postgres), config, max_size)?),
-        Backend::Mysql => Database::Mysql(pool(
-            manager(url, timeout, |u| AsyncMysqlConnection::establish(u).boxed()),
-            config,
-            max_size,
-        )?),
+        Backend::Postgres => {
+            let connector = Arc::new(PgConnector::new(&url)?);
+            let connect: Connect<AsyncPgConnection> = Arc::new(move || {
+                let connector = connector.clone();
+                async move { connector.connect().await }.boxed()
+            });
+            Database::Postgres(pool(manager(url, timeout, connect), config, max_size)?)
+        }
+        Backend::Mysql => {
+            let connector = Arc::new(MysqlConnector::new(&url)?);
+            let connect: Connect<AsyncMysqlConnection> = Arc::new(move || {
+                let connector = connector.clone();
+                async move { connector.connect().await }.boxed()
+            });
+            Database::Mysql(pool(manager(url, timeout, connect), config, max_size)?)
+        }
         Backend::Sqlite => {
             let manager =
                 super::SqliteManager { path: sqlite_path(&url), pragmas: SQLITE_PRAGMAS, connect_timeout: timeout };

@@ -7,7 +7,7 @@ use crate::db::redact_url;
 use crate::metrics::Metrics;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
-use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use lapin::{BasicProperties, Channel, Connection};
 use slog::{Logger, info, warn};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ const PERSISTENT: u8 = 2;
 
 /// Opens a channel with publisher confirms on a new connection and declares the queue.
 pub async fn open_channel(url: &str, queue: &str, quorum: bool) -> Result<(Connection, Channel), lapin::Error> {
-    let connection = Connection::connect(url, ConnectionProperties::default()).await?;
+    let connection = super::connect::connect(url).await?;
     let channel = connection.create_channel().await?;
     channel.confirm_select(ConfirmSelectOptions::default()).await?;
     declare(&channel, queue, quorum).await?;

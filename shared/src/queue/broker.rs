@@ -4,7 +4,7 @@
 use crate::backoff::Backoff;
 use crate::db::redact_url;
 use crate::lifecycle::Readiness;
-use lapin::{Connection, ConnectionProperties};
+use lapin::Connection;
 use slog::{Logger, debug, info, warn};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +18,7 @@ const STATUS_POLL: Duration = Duration::from_millis(500);
 pub async fn connect_with_backoff(url: &str, log: &Logger) -> Connection {
     let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
     loop {
-        match Connection::connect(url, ConnectionProperties::default()).await {
+        match super::connect::connect(url).await {
             Ok(connection) => return connection,
             Err(e) => {
                 let failed = backoff.failed();

@@ -3,5 +3,6 @@
 
 pub mod amqp;
 mod broker;
+pub mod connect;
 
 pub use broker::{connect_with_backoff, monitor_broker};
