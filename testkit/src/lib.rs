@@ -6,6 +6,7 @@ mod database;
 mod process;
 mod proxy;
 mod receiver;
+mod tls_peers;
 
 pub use api::{Client, Herald};
 pub use database::{HeldLock, TestDb, backends};
@@ -13,6 +14,7 @@ pub use herald::db::Backend;
 pub use process::{Running, TEST_SECRETS_KEYS, bin, get_json, poll_status, run_admin};
 pub use proxy::{DANTE_SOURCE, Proxy, TINYPROXY_SOURCE};
 pub use receiver::{Received, Receiver};
+pub use tls_peers::{TlsMariadb, TlsPostgres, TlsRabbitmq};
 
 use std::path::PathBuf;
 
@@ -110,19 +112,36 @@ impl TestCa {
     /// A certificate the CA signs for `cn`, valid for 127.0.0.1 and localhost (and `cn` as a DNS
     /// name): returns the paths of the certificate and key PEM files.
     pub fn issue(&self, cn: &str) -> (PathBuf, PathBuf) {
+        self.issue_for(cn, &format!("IP:127.0.0.1,DNS:localhost,DNS:{cn}"))
+    }
+
+    /// Like [`TestCa::issue_for`] with an RSA key in PKCS#1 PEM (`BEGIN RSA PRIVATE KEY`), the
+    /// only client key the MySQL driver reads.
+    pub fn issue_rsa_for(&self, cn: &str, names: &str) -> (PathBuf, PathBuf) {
+        let (cert, key) = self.issue_with(cn, names, &["-newkey", "rsa:2048"]);
+        let path = key.to_string_lossy().into_owned();
+        openssl(&["rsa", "-traditional"], &["-in", &path, "-out", &path]);
+        (cert, key)
+    }
+
+    /// A certificate the CA signs for `cn` with exactly the subject alternative names `names`
+    /// (OpenSSL's syntax: `DNS:localhost,IP:…`).
+    pub fn issue_for(&self, cn: &str, names: &str) -> (PathBuf, PathBuf) {
+        self.issue_with(cn, names, &["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+    }
+
+    fn issue_with(&self, cn: &str, names: &str, key_kind: &[&str]) -> (PathBuf, PathBuf) {
         let (cert, key, csr, ext) = (
             self.dir.join(format!("{cn}.crt")),
             self.dir.join(format!("{cn}.key")),
             self.dir.join(format!("{cn}.csr")),
             self.dir.join(format!("{cn}.ext")),
         );
-        let extensions = format!("subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:{cn}\nbasicConstraints=CA:FALSE\n");
+        let extensions = format!("subjectAltName={names}\nbasicConstraints=CA:FALSE\n");
         std::fs::write(&ext, extensions).expect("write extensions");
         let path = |p: &PathBuf| p.to_string_lossy().into_owned();
-        openssl(
-            &["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
-            &["-subj", &format!("/CN={cn}"), "-keyout", &path(&key), "-out", &path(&csr)],
-        );
+        let request: Vec<&str> = ["req"].into_iter().chain(key_kind.iter().copied()).chain(["-nodes"]).collect();
+        openssl(&request, &["-subj", &format!("/CN={cn}"), "-keyout", &path(&key), "-out", &path(&csr)]);
         openssl(
             &["x509", "-req", "-days", "2", "-CAcreateserial"],
             &[

@@ -9,3 +9,4 @@ mod image;
 mod migrate;
 mod prune;
 mod static_chroot;
+mod tls;

@@ -149,7 +149,13 @@ fn check_connection_tls(document: &Value, origins: &Origins) -> Vec<ConfigProble
     let (database, queue) = (text("database.url"), text("queue.url"));
     let database_tls = match backend_of(database) {
         Ok(Backend::Postgres) => pg_tls::target(database).map(|t| t.tls).map_err(|e| e.to_string()),
-        Ok(Backend::Mysql) => mysql_tls::target(database).map(|t| t.tls).map_err(|e| e.to_string()),
+        Ok(Backend::Mysql) => match mysql_tls::target(database) {
+            Ok(target) => match target.tls.as_ref().map(mysql_tls::check_files) {
+                Some(Err(message)) => Err(message),
+                _ => Ok(target.tls),
+            },
+            Err(e) => Err(e.to_string()),
+        },
         _ => Ok(None),
     };
     let queue_tls = match queue {

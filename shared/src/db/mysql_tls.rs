@@ -6,11 +6,19 @@
 //! | `DISABLED` | never | — |
 //! | `PREFERRED` (the default) | when the server offers it, else plain | nothing |
 //! | `REQUIRED` | always | nothing |
-//! | `VERIFY_CA` (the default when `ssl-ca` is given) | always | the chain |
-//! | `VERIFY_IDENTITY` | always | the chain and the host name |
+//! | `VERIFY_CA` | refused: see below | |
+//! | `VERIFY_IDENTITY` (the default when `ssl-ca` is given) | always | the chain and the host name |
+//!
+//! `VERIFY_CA` cannot be honoured: the driver's check that skips the host name looks for the
+//! text "NotValidForName" in rustls's error, which the rustls in use words differently, so the
+//! name is always checked. Rather than verify less than asked or fail at the first connection,
+//! the mode is refused at start-up; `VERIFY_IDENTITY` with the host name the certificate names
+//! is the way. For the same reason a CA file without a mode means `VERIFY_IDENTITY` (the MySQL
+//! client would take `VERIFY_CA`).
 //!
 //! `ssl-ca` is a PEM file of the authorities to trust (else Herald's root policy: the system's,
-//! else the built-in ones); `ssl-cert` and `ssl-key` a client certificate and its key. The
+//! else the built-in ones); `ssl-cert` and `ssl-key` a client certificate and its key (an RSA key
+//! in PKCS#1 PEM: the only kind the driver reads). The
 //! driver (mysql_async) would refuse these names, so they are taken out of the URL here and turned
 //! into its TLS options.
 
@@ -31,8 +39,6 @@ pub enum SslMode {
     Preferred,
     /// TLS, unverified.
     Required,
-    /// TLS, chain verified.
-    VerifyCa,
     /// TLS, chain and host name verified.
     VerifyIdentity,
 }
@@ -46,6 +52,16 @@ pub enum MysqlTlsError {
     /// One of `ssl-cert` and `ssl-key` without the other.
     #[error("ssl-cert and ssl-key go together: give both or neither")]
     HalfIdentity,
+    /// A client key the driver cannot read.
+    #[error(
+        "ssl-key: the MySQL driver reads only RSA keys in PKCS#1 PEM (BEGIN RSA PRIVATE KEY); convert with `openssl rsa -traditional`"
+    )]
+    KeyFormat,
+    /// `VERIFY_CA`, which the driver cannot do (see the module's documentation).
+    #[error(
+        "ssl-mode=VERIFY_CA is not supported (the MySQL driver cannot skip the host name check); use VERIFY_IDENTITY and connect by the name in the server's certificate"
+    )]
+    VerifyCa,
 }
 
 /// How to reach a MySQL server: the URL for the driver, and TLS if any.
@@ -65,12 +81,12 @@ pub fn target(url: &str) -> Result<MysqlTarget, MysqlTlsError> {
     let file = |name| last(&taken, name).filter(|v| !v.is_empty()).map(PathBuf::from);
     let ca = file("ssl-ca");
     let mode = match last(&taken, "ssl-mode").map(str::to_ascii_uppercase).as_deref() {
-        None | Some("") if ca.is_some() => SslMode::VerifyCa,
+        None | Some("") if ca.is_some() => SslMode::VerifyIdentity,
         None | Some("") => SslMode::Preferred,
         Some("DISABLED") => SslMode::Disabled,
         Some("PREFERRED") => SslMode::Preferred,
         Some("REQUIRED") => SslMode::Required,
-        Some("VERIFY_CA") => SslMode::VerifyCa,
+        Some("VERIFY_CA") => return Err(MysqlTlsError::VerifyCa),
         Some("VERIFY_IDENTITY") => SslMode::VerifyIdentity,
         Some(_) => return Err(MysqlTlsError::Mode(last(&taken, "ssl-mode").unwrap_or_default().to_owned())),
     };
@@ -81,7 +97,6 @@ pub fn target(url: &str) -> Result<MysqlTarget, MysqlTlsError> {
     };
     let verify = match mode {
         SslMode::Disabled | SslMode::Preferred | SslMode::Required => Verify::Nothing,
-        SslMode::VerifyCa => Verify::Chain,
         SslMode::VerifyIdentity => Verify::ChainAndName,
     };
     let trust = ca.map_or(Trust::Default, Trust::File);
@@ -90,6 +105,19 @@ pub fn target(url: &str) -> Result<MysqlTarget, MysqlTlsError> {
         mode,
         tls: (mode != SslMode::Disabled).then_some(ClientTls { verify, trust, identity }),
     })
+}
+
+/// Checks the files `tls` names, including that a client key is one the driver reads (it takes
+/// only RSA keys in PKCS#1 PEM; any other is "no key found" at the first connection).
+pub fn check_files(tls: &ClientTls) -> Result<(), String> {
+    tls.check().map_err(|e| crate::error::chain(&e))?;
+    if let Some(identity) = &tls.identity {
+        let text = std::fs::read_to_string(&identity.key).unwrap_or_default();
+        if !text.contains("-----BEGIN RSA PRIVATE KEY-----") {
+            return Err(MysqlTlsError::KeyFormat.to_string());
+        }
+    }
+    Ok(())
 }
 
 /// The driver's TLS options for `tls`; `trusted` is Herald's root policy's certificates (read
@@ -124,7 +152,8 @@ mod tests {
         let mode = |url: &str| target(url).expect("usable").mode;
         assert_eq!(mode("mysql://h/db"), SslMode::Preferred);
         assert_eq!(mode("mysql://h/db?ssl-mode=verify_identity"), SslMode::VerifyIdentity);
-        assert_eq!(mode("mysql://h/db?ssl-ca=/ca.pem"), SslMode::VerifyCa, "a CA file means verify");
+        assert_eq!(mode("mysql://h/db?ssl-ca=/ca.pem"), SslMode::VerifyIdentity, "a CA file means verify");
+        assert_eq!(target("mysql://h/db?ssl-mode=VERIFY_CA"), Err(MysqlTlsError::VerifyCa));
         assert_eq!(mode("mysql://h/db?ssl-mode=REQUIRED&ssl-ca=/ca.pem"), SslMode::Required);
         assert!(target("mysql://h/db?ssl-mode=DISABLED").expect("ok").tls.is_none());
         assert_eq!(target("mysql://h/db?ssl-mode=on"), Err(MysqlTlsError::Mode("on".into())));

@@ -168,3 +168,59 @@ async fn with_the_database_down_a_worker_backs_off_says_so_once_and_loses_no_job
     let got = receiver.wait_for(MESSAGES, LONG).await;
     assert_eq!(got.len(), MESSAGES, "{:?}", worker.lines());
 }
+
+/// Extra environment for a process.
+type Env<'a> = [(&'a str, &'a str)];
+
+/// A worker's broker connection with `url` (and `env`): whether it starts consuming before it
+/// says the broker is unreachable; the worker's log either way.
+async fn consumes(herald: &Herald, url: &str, env: &[(&str, &str)]) -> (bool, Vec<String>) {
+    let mut all = vec![("AMQP_URL", url)];
+    all.extend_from_slice(env);
+    let worker = herald.spawn_worker(&all);
+    let said = |lines: &Vec<String>| {
+        lines.iter().any(|l| l.contains("consuming dispatch jobs") || l.contains("broker unreachable"))
+    };
+    let lines = testkit::eventually(LONG, || async { worker.lines() }, said).await;
+    (lines.iter().any(|l| l.contains("consuming dispatch jobs")), lines)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn amqps_verifies_the_broker_and_presents_a_client_certificate() {
+    let (dir, other_dir) = (testkit::temp_dir("amqps-ca"), testkit::temp_dir("amqps-other-ca"));
+    let (ca, other) = (testkit::TestCa::new(&dir), testkit::TestCa::new(&other_dir));
+    let Some(broker) = testkit::TlsRabbitmq::start(&ca) else { return };
+    let (cert, key) = ca.issue_for("herald", "DNS:herald");
+    let client = format!("certfile={}&keyfile={}", cert.display(), key.display());
+    let (ca_file, other_file) = (ca.cert.display().to_string(), other.cert.display().to_string());
+    let url = |host: &str, params: &str| format!("amqps://guest:guest@{host}:{}/%2f?{params}", broker.port);
+    let Some(herald) = Herald::start(Backend::Sqlite).await else { return };
+    let trusting = [("SSL_CERT_FILE", ca_file.as_str())];
+    let cases: [(String, &Env, bool); 6] = [
+        (url("localhost", &format!("cacertfile={ca_file}&{client}")), &[], true),
+        (url("127.0.0.1", &format!("cacertfile={ca_file}&{client}")), &[], false),
+        (url("localhost", &format!("cacertfile={other_file}&{client}")), &[], false),
+        (url("localhost", &client), &[], false),
+        (url("localhost", &client), &trusting, true),
+        (url("localhost", &format!("cacertfile={ca_file}")), &[], false),
+    ];
+    for (url, env, expected) in &cases {
+        let (connected, lines) = consumes(&herald, url, env).await;
+        assert_eq!(connected, *expected, "{url} {env:?}: {lines:?}");
+    }
+    // And messages flow through it end to end.
+    let good = url("localhost", &format!("cacertfile={ca_file}&{client}"));
+    let queue = format!("herald.test.tls.{}", std::process::id());
+    let env = [("AMQP_URL", good.as_str()), ("HERALD_QUEUE_NAME", queue.as_str())];
+    let Some(mut flowing) = Herald::start_with(Backend::Sqlite, &env).await else { return };
+    let allowed = ("HERALD_DELIVERY_ALLOWED_CIDRS", r#"["127.0.0.0/8"]"#);
+    flowing.start_worker(&[env[0], env[1], allowed, ("HERALD_WORKER_POLL_INTERVAL", "10m")]);
+    let worker = flowing.worker.as_ref().expect("worker");
+    assert!(worker.wait_for_msg(0, "consuming dispatch jobs", LONG).await.is_some(), "{:?}", worker.lines());
+    let receiver = Receiver::start(|_| 200);
+    let api = flowing.client("org-a");
+    api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+    api.post("/app/a/endpoint", &json!({"url": format!("{}/hook", receiver.url)})).await;
+    api.post("/app/a/msg", &json!({"eventType": "x.y", "payload": {}})).await;
+    assert_eq!(receiver.wait_for(1, LONG).await.len(), 1, "through amqps: {:?}", worker.lines());
+}
