@@ -257,7 +257,7 @@ mod tests {
                 Value::from("postgres://u:hunter2@h/db?sslmode=verify-ca&sslrootcert=/no/ca.pem"),
                 "/no/ca.pem",
             ),
-            ("database.url", Value::from("mysql://u:hunter2@h/db?ssl-mode=VERIFY_CA&ssl-cert=/c.pem"), "ssl-key"),
+            ("database.url", Value::from("mysql://u:hunter2@h/db?ssl-mode=VERIFY_IDENTITY&ssl-cert=/c.pem"), "ssl-key"),
             ("queue.url", Value::from("amqp://u:hunter2@h/?cacertfile=/ca.pem"), "amqps://"),
             ("queue.url", Value::from("amqps://u:hunter2@h/?cacertfile=/no/ca.pem"), "/no/ca.pem"),
         ];

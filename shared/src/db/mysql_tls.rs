@@ -29,6 +29,8 @@ use rustls::pki_types::CertificateDer;
 use std::path::PathBuf;
 
 const HANDLED: [&str; 4] = ["ssl-mode", "ssl-ca", "ssl-cert", "ssl-key"];
+/// The driver's own TLS parameters: refused, so that one URL cannot say two things.
+const DRIVER_TLS: [&str; 4] = ["require_ssl", "verify_ca", "verify_identity", "built_in_roots"];
 
 /// The `ssl-mode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +54,9 @@ pub enum MysqlTlsError {
     /// One of `ssl-cert` and `ssl-key` without the other.
     #[error("ssl-cert and ssl-key go together: give both or neither")]
     HalfIdentity,
+    /// One of the driver's own TLS parameters.
+    #[error("{0} is the driver's own TLS parameter: use ssl-mode (and ssl-ca, ssl-cert, ssl-key)")]
+    DriverParameter(String),
     /// A client key the driver cannot read.
     #[error(
         "ssl-key: the MySQL driver reads only RSA keys in PKCS#1 PEM (BEGIN RSA PRIVATE KEY); convert with `openssl rsa -traditional`"
@@ -77,6 +82,11 @@ pub struct MysqlTarget {
 
 /// Reads the TLS parameters of `url`.
 pub fn target(url: &str) -> Result<MysqlTarget, MysqlTlsError> {
+    if let (_, driver) = take(url, &DRIVER_TLS)
+        && let Some((name, _)) = driver.first()
+    {
+        return Err(MysqlTlsError::DriverParameter(name.clone()));
+    }
     let (rest, taken) = take(url, &HANDLED);
     let file = |name| last(&taken, name).filter(|v| !v.is_empty()).map(PathBuf::from);
     let ca = file("ssl-ca");
@@ -158,6 +168,7 @@ mod tests {
         assert!(target("mysql://h/db?ssl-mode=DISABLED").expect("ok").tls.is_none());
         assert_eq!(target("mysql://h/db?ssl-mode=on"), Err(MysqlTlsError::Mode("on".into())));
         assert_eq!(target("mysql://h/db?ssl-key=/k.pem"), Err(MysqlTlsError::HalfIdentity));
+        assert_eq!(target("mysql://h/db?require_ssl=true"), Err(MysqlTlsError::DriverParameter("require_ssl".into())));
         assert_eq!(target("mysql://u@h/db?ssl-mode=REQUIRED&pool_min=1").expect("ok").url, "mysql://u@h/db?pool_min=1");
     }
 }
