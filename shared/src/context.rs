@@ -37,6 +37,8 @@ pub struct Context {
     pub publisher: Option<Arc<Publisher>>,
     /// Announces new work to workers, on Postgres without a broker.
     pub announcer: Option<Arc<crate::db::notify::WorkAnnouncer>>,
+    /// Traces, when `tracing.otlp_endpoint` is set.
+    pub telemetry: crate::telemetry::Telemetry,
 }
 
 /// Why a process's context could not be built.
@@ -70,7 +72,13 @@ impl Context {
             let (url, log) = (cfg.database.url.clone(), log.clone());
             tokio::spawn(async move { announcer.run(url, log).await });
         }
+        let service = match booted.sources.process {
+            crate::config::Process::Worker => "herald-worker",
+            _ => "herald-web",
+        };
+        let telemetry = crate::telemetry::Telemetry::start(&cfg, service, &log);
         Ok(Context {
+            telemetry,
             db: Database::connect_lazy(&cfg.database)?,
             config: booted.config.clone(),
             log,

@@ -22,6 +22,7 @@ pub mod queue;
 pub mod signing;
 pub mod ssrf;
 pub mod supervise;
+pub mod telemetry;
 pub mod tls;
 pub mod token;
 pub mod ttl_cache;

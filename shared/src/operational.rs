@@ -208,6 +208,7 @@ impl Notice {
                 created_at: at,
                 expires_at: Some(at + RETENTION),
                 dispatched_at: None,
+                trace_context: None,
             },
         })
     }

@@ -82,6 +82,7 @@ impl Queue {
             created_at: now(),
             expires_at: None,
             dispatched_at: None,
+            trace_context: None,
         };
         insert_message(&self.db, &row, None).await.expect("message");
         row.id

@@ -46,7 +46,9 @@ impl Application {
                 crate::api::routes(cfg, config.api.max_payload_bytes + crate::api::BODY_OVERHEAD)
             },
         };
+        let telemetry = self.context.telemetry.clone();
         serve(self.listener, self.context, plan, self.stop).await?;
+        herald::telemetry::flush(telemetry).await;
         Ok(())
     }
 }

@@ -17,6 +17,7 @@ use herald::model::ids::AttemptId;
 use herald::model::secret;
 use herald::model::status::{DeliveryStatus, MessageStatus};
 use herald::signing::{HeaderStyle, signature_header};
+use herald::telemetry::attribute;
 use slog::info;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -64,7 +65,14 @@ async fn read_capped(response: &mut reqwest::Response, max: usize) -> Result<Vec
     Ok(kept)
 }
 
-async fn attempt(context: &Context, egress: &Egress, message_id: &str, body: &str, endpoint: &EndpointRow) -> Outcome {
+async fn attempt(
+    context: &Context,
+    egress: &Egress,
+    message_id: &str,
+    body: &str,
+    endpoint: &EndpointRow,
+    traceparent: Option<&str>,
+) -> Outcome {
     let started = Instant::now();
     let fail = |response: String, status_code: i32| Outcome {
         unsigned: false,
@@ -115,6 +123,10 @@ async fn attempt(context: &Context, egress: &Egress, message_id: &str, body: &st
     for (name, value) in custom {
         request = request.header(name, value);
     }
+    // The endpoint's own `traceparent` header, if it has one, is left as it is.
+    if let Some(value) = traceparent.filter(|_| !custom.keys().any(|k| k.eq_ignore_ascii_case("traceparent"))) {
+        request = request.header("traceparent", value);
+    }
     match request.body(body.to_owned()).send().await {
         Ok(mut response) => {
             let code = response.status();
@@ -141,6 +153,29 @@ async fn attempt(context: &Context, egress: &Egress, message_id: &str, body: &st
             text => fail(text, 0),
         },
     }
+}
+
+/// The span of one attempt, under the span that published the message (a root span for a message
+/// published while tracing was off), when tracing is on.
+fn attempt_span(
+    context: &Context,
+    message: &MessageRow,
+    endpoint: &EndpointRow,
+    attempt: i32,
+) -> Option<opentelemetry::Context> {
+    use opentelemetry::KeyValue;
+    let tracer = context.telemetry.tracer()?;
+    let parent = message.trace_context.as_deref().map(herald::telemetry::from_traceparent).unwrap_or_default();
+    let attributes = vec![
+        KeyValue::new(attribute::ORG, message.org_id.clone()),
+        KeyValue::new(attribute::APP, message.app_id.to_string()),
+        KeyValue::new(attribute::ENDPOINT, endpoint.id.to_string()),
+        KeyValue::new(attribute::MESSAGE, message.id.to_string()),
+        KeyValue::new(attribute::EVENT_TYPE, message.event_type.clone()),
+        KeyValue::new(attribute::ATTEMPT, i64::from(attempt)),
+    ];
+    let kind = opentelemetry::trace::SpanKind::Client;
+    Some(herald::telemetry::start(tracer, "deliver", kind, &parent, attributes))
 }
 
 /// `Retry-After` as seconds or an HTTP date.
@@ -234,9 +269,22 @@ pub async fn deliver(
         // Over the endpoint's rate: wait for the next window; this is not a failed attempt.
         return Ok(skipped(stays(DeliveryStatus::Pending, wait_until)));
     }
-    let outcome = attempt(context, egress, &message.id, payload, &endpoint).await;
-    let at = now();
     let attempts = held.attempt_count + 1;
+    let span = attempt_span(context, message, &endpoint, attempts);
+    let send_traceparent = context.config.with(|c| c.tracing.send_traceparent);
+    let traceparent = span.as_ref().filter(|_| send_traceparent).and_then(herald::telemetry::traceparent);
+    let outcome = attempt(context, egress, &message.id, payload, &endpoint, traceparent.as_deref()).await;
+    if let Some(span) = &span {
+        use opentelemetry::trace::{Status, TraceContextExt};
+        let span = span.span();
+        span.set_attribute(opentelemetry::KeyValue::new(attribute::STATUS_CODE, i64::from(outcome.status_code)));
+        if !outcome.success {
+            // Not the receiver's text: it is the tenant's customer's, and unbounded in kind.
+            span.set_status(Status::error("the attempt failed"));
+        }
+    }
+    drop(span);
+    let at = now();
     let (new_status, next) = if outcome.success {
         (DeliveryStatus::Succeeded, at)
     } else {

@@ -43,8 +43,10 @@ impl Application {
         // the engine's end is awaited only after a stop.
         self.context.metrics.track_pool(&self.context.db);
         let engine = actix_web::rt::spawn(crate::engine::run(self.context.clone(), self.stop.clone()));
+        let telemetry = self.context.telemetry.clone();
         serve(self.listener, self.context, plan, self.stop).await?;
         let _ = engine.await;
+        herald::telemetry::flush(telemetry).await;
         Ok(())
     }
 }

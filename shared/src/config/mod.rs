@@ -78,6 +78,20 @@ pub struct Config {
     pub api: Api,
     /// What is kept how long.
     pub retention: Retention,
+    /// Traces.
+    pub tracing: Tracing,
+}
+
+/// `tracing.*`: OpenTelemetry traces over OTLP/HTTP.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tracing {
+    /// The collector's base URL; empty is off.
+    pub otlp_endpoint: String,
+    /// The share of new traces recorded.
+    pub sample_ratio: f64,
+    /// Whether receivers get the attempt's `traceparent`.
+    pub send_traceparent: bool,
 }
 
 /// `retention.*`: how long each kind of row is kept, and background pruning.

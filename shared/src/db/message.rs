@@ -40,6 +40,8 @@ pub struct MessageRow {
     pub expires_at: Option<NaiveDateTime>,
     /// When a worker fanned it out.
     pub dispatched_at: Option<NaiveDateTime>,
+    /// The publishing span's `traceparent`, when tracing was on.
+    pub trace_context: Option<String>,
 }
 
 /// Completes `key` (a [`KeyedBy`]) on `c` inside a transaction: `Err(KeyTakenOver)`, which rolls
@@ -194,6 +196,7 @@ pub async fn list_messages(
                 message::created_at,
                 message::expires_at,
                 message::dispatched_at,
+                message::trace_context,
             )))
             .filter(message::app_id.eq(app_id))
             .into_boxed();
@@ -237,6 +240,7 @@ macro_rules! insert_for_found_app {
             row.payload.as_deref().into_sql::<Nullable<Text>>(),
             row.created_at.into_sql::<Timestamp>(),
             row.expires_at.into_sql::<Nullable<Timestamp>>(),
+            row.trace_context.as_deref().into_sql::<Nullable<Text>>(),
         ));
         diesel::insert_into(message::table)
             .values(source)
@@ -251,6 +255,7 @@ macro_rules! insert_for_found_app {
                 message::payload,
                 message::created_at,
                 message::expires_at,
+                message::trace_context,
             ))
             .execute($c)
             .await

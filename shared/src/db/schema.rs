@@ -106,6 +106,8 @@ diesel::table! {
         expires_at -> Nullable<Timestamp>,
         /// `None` until the message has been fanned out into deliveries.
         dispatched_at -> Nullable<Timestamp>,
+        /// W3C `traceparent` of the span that published it (tracing on).
+        trace_context -> Nullable<Text>,
     }
 }
 

@@ -4,7 +4,7 @@
 mod health;
 mod in_flight;
 mod not_found;
-mod request_log;
+pub mod request_log;
 mod serve;
 pub mod tls;
 

@@ -36,7 +36,7 @@ fn request_id(req: &ServiceRequest) -> String {
 
 /// The method as a metric label and log value: the standard ones by name, anything else (a
 /// client can send any token as a method) as `other`, so no client can mint new series.
-fn method_label(method: &actix_web::http::Method) -> &'static str {
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
     use actix_web::http::Method;
     match *method {
         Method::GET => "GET",

@@ -7,6 +7,10 @@ use super::error::ApiError;
 use super::extract::{Checks, valid_name};
 use super::idempotency::KeyCompleted;
 use super::page::{ListOut, ListQuery, timestamp};
+use crate::api::traced::RequestTrace;
+use herald::telemetry::{self, attribute};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanKind, TraceContextExt};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
 use herald::clock::now;
@@ -142,6 +146,7 @@ async fn create(
     path: web::Path<String>,
     query: web::Query<ContentQuery>,
     key: Option<web::ReqData<KeyClaim>>,
+    trace: Option<web::ReqData<RequestTrace>>,
     body: web::Json<MessageIn>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -152,8 +157,22 @@ async fn create(
         (Some(hours), _) => chrono::Duration::hours(hours),
         (None, days) => chrono::Duration::days(days.unwrap_or(RETENTION_DAYS.0)),
     };
+    let id = MessageId::generate();
+    // The publish's span, under the request's: its context is stored with the message, so every
+    // attempt's span joins this trace.
+    let publish = match (context.telemetry.tracer(), trace.as_deref()) {
+        (Some(tracer), Some(trace)) => {
+            let attributes = vec![
+                KeyValue::new(attribute::ORG, caller.org_id.clone()),
+                KeyValue::new(attribute::MESSAGE, id.to_string()),
+                KeyValue::new(attribute::EVENT_TYPE, body.event_type.clone()),
+            ];
+            Some(telemetry::start(tracer, "publish", SpanKind::Producer, &trace.0, attributes))
+        }
+        _ => None,
+    };
     let mut row = MessageRow {
-        id: MessageId::generate(),
+        id,
         // Set by the insert, which finds the application in the same statement.
         app_id: AppId::from_unchecked(""),
         org_id: caller.org_id.clone(),
@@ -165,6 +184,7 @@ async fn create(
         created_at: at,
         expires_at: Some(at + retention),
         dispatched_at: None,
+        trace_context: publish.as_ref().and_then(telemetry::traceparent),
     };
     // The answer is made before the insert: with an Idempotency-Key it is stored in the same
     // transaction as the message, so a key yields one message whatever crashes when.
@@ -180,6 +200,12 @@ async fn create(
     {
         // The hot path: the application lookup and the insert are one statement.
         return Err(ApiError::NotFound);
+    }
+    if let Some(publish) = &publish {
+        // The hot path finds the application inside the insert: its id is known only when the
+        // call created it.
+        let app = if row.app_id.as_str().is_empty() { (attribute::APP_REF, path.as_str().to_owned()) } else { (attribute::APP, row.app_id.to_string()) };
+        publish.span().set_attribute(KeyValue::new(app.0, app.1));
     }
     context.announce(&row.id);
     let completed = keyed.is_some();

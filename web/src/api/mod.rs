@@ -15,6 +15,7 @@ mod message;
 mod openapi;
 mod page;
 mod portal;
+mod traced;
 
 use actix_web::web;
 
@@ -27,6 +28,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         web::scope("/api/v1")
             .wrap(actix_web::middleware::from_fn(idempotency::idempotency))
             .wrap(actix_web::middleware::from_fn(extract::reject_oversized))
+            .wrap(actix_web::middleware::from_fn(traced::request_span))
             .app_data(extract::json_config(max_body_bytes))
             .app_data(extract::query_config())
             .configure(openapi::routes)

@@ -11,3 +11,4 @@ mod faults;
 mod lifecycle;
 mod operational;
 mod retention;
+mod tracing;

@@ -57,6 +57,7 @@ pub(super) async fn send_example(
         expires_at: Some(at + chrono::Duration::days(90)),
         // Marked dispatched: the example goes to this endpoint only, never through fan-out.
         dispatched_at: Some(at),
+        trace_context: None,
     };
     herald::db::message::insert_message(&context.db, &row, None).await?;
     herald::db::delivery::schedule_manual(&context.db, &row.id, &endpoint.id, &endpoint.app_id, at).await?;
