@@ -102,6 +102,9 @@ fn every_key_is_settable_by_its_env_name() {
             "serve.host" | "worker.host" => "127.0.0.2",
             "serve.tls.cert" => &cert,
             "serve.tls.key" => &private,
+            "tracing.otlp_endpoint" => "http://collector.internal:4318",
+            "tracing.sample_ratio" => "0.25",
+            "tracing.send_traceparent" => "true",
             _ => "7s",
         };
         // The TLS pair goes together: its partner comes along.
