@@ -3,6 +3,8 @@
 # Postgres with RabbitMQ (BENCH_AMQP_URL), with 1 and 10 endpoints per application, a receiver that answers 200 at once (run by herald-bench),
 # at full speed and at 200 messages/s. Prints Markdown rows for BENCHMARKS.md.
 #   bench/e2e.sh [messages]     (needs: cargo build --release --workspace --bins)
+#   BENCH_TRACING=1 bench/e2e.sh   (traces exported to a collector that discards them)
+#   BENCH_POSTGRES_PARAMS='?sslmode=disable' …   (appended to Herald's Postgres URL)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 messages=${1:-2000}
@@ -21,6 +23,10 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# shellcheck source=bench/tracing.sh
+. "$root/bench/tracing.sh"
+start_collector
+[ -n "${collector:-}" ] && pids+=("$collector")
 export HERALD_SECRETS_KEYS='["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="]'
 export HERALD_LOG_LEVEL=warn HERALD_DELIVERY_ALLOWED_CIDRS='["127.0.0.0/8"]' HERALD_WORKER_CONCURRENCY=64
 
@@ -34,7 +40,7 @@ for backend in $backends; do
     export HERALD_DATABASE_URL="sqlite://$work/e2e.db"
   else
     psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS herald_e2e_$$" -c "CREATE DATABASE herald_e2e_$$"
-    export HERALD_DATABASE_URL="$pg/herald_e2e_$$"
+    export HERALD_DATABASE_URL="$pg/herald_e2e_$$${BENCH_POSTGRES_PARAMS:-}"
   fi
   if [ "$backend" = postgres+rabbitmq ]; then
     export HERALD_QUEUE_URL="$amqp" HERALD_QUEUE_NAME="herald.bench.$$"

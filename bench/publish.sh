@@ -5,6 +5,8 @@
 #   bench/publish.sh [seconds]        (needs a release build: cargo build --release --workspace --bins,
 #                                      or BENCH_BIN_DIR naming a directory of release binaries)
 #   BENCH_SCHEMA=1 bench/publish.sh   (the event type published enforces a schema: its cost)
+#   BENCH_TRACING=1 bench/publish.sh  (traces exported to a collector that discards them)
+#   BENCH_POSTGRES_PARAMS='?sslmode=disable' …   (appended to Herald's Postgres URL)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-20}
@@ -16,12 +18,16 @@ bin=${BENCH_BIN_DIR:-$target/release}
 db="herald_bench_$$"
 psql -q "$pg/postgres" -c "CREATE DATABASE $db"
 cleanup() {
+  [ -n "${collector:-}" ] && kill "$collector" 2>/dev/null
   [ -n "${web:-}" ] && kill "$web" 2>/dev/null && wait "$web" 2>/dev/null
   psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db" || true
 }
 trap cleanup EXIT
+# shellcheck source=bench/tracing.sh
+. "$root/bench/tracing.sh"
+start_collector
 
-export HERALD_DATABASE_URL="$pg/$db"
+export HERALD_DATABASE_URL="$pg/$db${BENCH_POSTGRES_PARAMS:-}"
 export HERALD_SECRETS_KEYS='["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="]'
 export HERALD_LOG_LEVEL="${BENCH_LOG_LEVEL:-warn}"
 "$bin/herald-admin" migrate up >/dev/null 2>&1
