@@ -8,9 +8,6 @@ use super::extract::{Checks, valid_name};
 use super::idempotency::KeyCompleted;
 use super::page::{ListOut, ListQuery, timestamp};
 use crate::api::traced::RequestTrace;
-use herald::telemetry::{self, attribute};
-use opentelemetry::KeyValue;
-use opentelemetry::trace::{SpanKind, TraceContextExt};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDateTime;
 use herald::clock::now;
@@ -22,6 +19,9 @@ use herald::db::message::{
 };
 use herald::db::page::Order;
 use herald::model::ids::{AppId, IdOrUid, MessageId};
+use herald::telemetry::{self, attribute};
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanKind, TraceContextExt};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -204,7 +204,11 @@ async fn create(
     if let Some(publish) = &publish {
         // The hot path finds the application inside the insert: its id is known only when the
         // call created it.
-        let app = if row.app_id.as_str().is_empty() { (attribute::APP_REF, path.as_str().to_owned()) } else { (attribute::APP, row.app_id.to_string()) };
+        let app = if row.app_id.as_str().is_empty() {
+            (attribute::APP_REF, path.as_str().to_owned())
+        } else {
+            (attribute::APP, row.app_id.to_string())
+        };
         publish.span().set_attribute(KeyValue::new(app.0, app.1));
     }
     context.announce(&row.id);
