@@ -110,20 +110,21 @@ async fn unreachable_database_fails_clearly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn postgres_tls_goes_through_rustls_and_verifies_the_server() {
+async fn the_local_postgres_certificate_is_verified_only_when_asked() {
     let Some(db) = TestDb::create(testkit::Backend::Postgres).await else {
         return;
     };
-    let url = format!("{}?sslmode=require", db.url);
-    let out = run_admin(&["migrate", "status"], &[("HERALD_DATABASE_URL", &url)]);
-    // The local server's certificate is self-signed, so a verified TLS connection is refused,
-    // and the reason shown is the TLS layer's own (or that the server offers no TLS at all).
+    // The local server's certificate is self-signed: a verifying mode refuses it, and the reason
+    // shown is the TLS layer's own (or that the server offers no TLS at all).
+    let url = format!("{}?sslmode=verify-full", db.url);
+    let out = run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &url)]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
     assert!(err.contains("certificate") || err.contains("tls"), "{err}");
-    // Without sslmode=require the same server is reachable.
-    let out = run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &db.url)]);
-    assert!(out.status.success());
+    // `require` encrypts without verifying (libpq's meaning), and the default `prefer` gets through.
+    let url = format!("{}?sslmode=require", db.url);
+    assert!(run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &url)]).status.success());
+    assert!(run_admin(&["migrate", "status"], &[("HERALD_DATABASE_URL", &db.url)]).status.success());
 }
 
 on_every_backend! {

@@ -222,6 +222,9 @@ impl MysqlConnector {
     pub fn new(url: &str) -> Result<MysqlConnector, DbError> {
         let target = super::mysql_tls::target(url).map_err(|e| DbError::Pool(format!("database.url: {e}")))?;
         let opts = mysql_async::Opts::from_url(&target.url).map_err(|e| DbError::Pool(format!("database.url: {e}")))?;
+        // As diesel-async's own `establish`: diesel keeps the prepared statements, and an UPDATE
+        // counts the rows it matched, not only those it changed (as on Postgres and SQLite).
+        let opts = mysql_async::OptsBuilder::from_opts(opts).stmt_cache_size(0).client_found_rows(true).into();
         Ok(MysqlConnector { target, opts, secured: tokio::sync::OnceCell::new() })
     }
 
