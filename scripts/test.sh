@@ -14,6 +14,7 @@ export HONCHO="$venv/bin/honcho"
 export HERALD_TEST_PYTHON="$venv/bin/python"
 # The official Svix JavaScript SDK, for the same compatibility scenario on Node.js.
 npm ci --prefix "$root/web/tests/sdk/js" --no-audit --no-fund --loglevel=error
+npm ci --prefix "$root/web/tests/portal" --no-audit --no-fund --loglevel=error
 
 # Integration tests run the binaries, so build all of them first.
 cargo build --locked --workspace --bins

@@ -1,6 +1,7 @@
 //! `herald-web`: the HTTP API process. Stateless; run as many as load needs.
 
 mod api;
+mod portal;
 mod startup;
 
 use clap::Parser;

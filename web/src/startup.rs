@@ -43,7 +43,8 @@ impl Application {
             timeouts: |c: &Config| (c.serve.shutdown.drain_delay, c.serve.shutdown.timeout),
             // Room for the largest payload plus the message's other fields.
             routes: |cfg, config: &Config| {
-                crate::api::routes(cfg, config.api.max_payload_bytes + crate::api::BODY_OVERHEAD)
+                crate::api::routes(cfg, config.api.max_payload_bytes + crate::api::BODY_OVERHEAD);
+                crate::portal::routes(cfg);
             },
         };
         let telemetry = self.context.telemetry.clone();

@@ -91,6 +91,7 @@ fn every_key_is_settable_by_its_env_name() {
             "database.url" => "postgres://h/db",
             "queue.url" => "amqp://h",
             "serve.public_url" => "https://hooks.example.com",
+            "serve.portal_frame_ancestors" => "[\"https://dash.example.com\"]",
             "log.level" => "debug",
             "log.format" => "text",
             "delivery.allowed_cidrs" => "[\"10.0.0.0/8\"]",

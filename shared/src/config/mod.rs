@@ -151,6 +151,8 @@ pub struct Serve {
     pub workers: usize,
     /// The base URL links handed out are built from; empty for the listening address.
     pub public_url: String,
+    /// Origins that may frame the consumer portal.
+    pub portal_frame_ancestors: Vec<String>,
     /// Graceful shutdown.
     pub shutdown: Shutdown,
     /// HTTPS.

@@ -61,9 +61,10 @@ async fn portal_access(
         revoked_at: None,
     };
     insert_token(&context.db, &row).await?;
-    // Herald serves no portal UI: the URL points the token at this server's API for the app.
+    // The consumer portal, with the application and token in the fragment (never sent to a
+    // server). svix-react's AppPortal adds its theme parameters as a query before it.
     let base = context.config.with(|c| c.serve.public_url.clone());
-    let url = format!("{}/api/v1/app/{}#token={}", public_base(&req, &base), app.id, new.token);
+    let url = format!("{}/portal/#app={}&token={}", public_base(&req, &base), app.id, new.token);
     Ok(HttpResponse::Ok().json(json!({ "token": new.token, "url": url })))
 }
 

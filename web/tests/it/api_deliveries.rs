@@ -126,7 +126,7 @@ async fn portal_links_come_from_the_listening_address_never_from_request_headers
     let Some(herald) = Herald::start(testkit::Backend::Sqlite).await else { return };
     herald.client("org-a").post("/app", &json!({"name": "Mine", "uid": "mine"})).await;
     let url = portal_link(&herald).await;
-    assert!(url.starts_with(&format!("http://{}/api/v1/app/app_", herald.address)), "{url}");
+    assert!(url.starts_with(&format!("http://{}/portal/#app=app_", herald.address)), "{url}");
     assert!(!url.contains("attacker"), "{url}");
 }
 
@@ -136,7 +136,7 @@ async fn portal_links_come_from_the_configured_public_url() {
     let Some(herald) = Herald::start_with(testkit::Backend::Sqlite, &env).await else { return };
     herald.client("org-a").post("/app", &json!({"name": "Mine", "uid": "mine"})).await;
     let url = portal_link(&herald).await;
-    assert!(url.starts_with("https://hooks.example.com/herald/api/v1/app/app_"), "{url}");
+    assert!(url.starts_with("https://hooks.example.com/herald/portal/#app=app_"), "{url}");
 }
 
 on_every_backend! {

@@ -12,6 +12,7 @@ mod api_schemas;
 mod formation;
 mod lifecycle;
 mod metrics;
+mod portal;
 mod reload;
 mod schemathesis;
 mod sdk;
