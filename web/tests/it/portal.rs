@@ -62,6 +62,29 @@ on_backends! {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn svix_reacts_app_portal_embeds_the_portal_on_an_allowed_origin() {
+    let Some(dir) = scenario() else { return };
+    let port = testkit::free_port();
+    let origin = format!(r#"["http://127.0.0.1:{port}"]"#);
+    let env = [("HERALD_SERVE_PORTAL_FRAME_ANCESTORS", origin.as_str())];
+    let Some(herald) = Herald::start_with(Backend::Sqlite, &env).await else { return };
+    let api = herald.client("org-a");
+    api.post("/app", &json!({"name": "Shop A", "uid": "shop-a"})).await;
+    let url = portal_link(&api, "shop-a").await;
+    let out = tokio::process::Command::new("node")
+        .arg(dir.join("embed.mjs"))
+        .current_dir(&dir)
+        .env("PORTAL_URL", &url)
+        .env("EMBED_PORT", port.to_string())
+        .env("CHROMIUM", CHROMIUM)
+        .output()
+        .await
+        .expect("run node");
+    let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && said.contains("shows in svix-react's AppPortal"), "{said}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_portal_is_served_under_a_strict_policy_framed_only_where_configured() {
     let env = [("HERALD_SERVE_PORTAL_FRAME_ANCESTORS", r#"["https://dash.example.com"]"#)];
     let Some(herald) = Herald::start_with(Backend::Sqlite, &env).await else { return };
