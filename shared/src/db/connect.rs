@@ -215,6 +215,9 @@ pub struct MysqlConnector {
     /// The driver's options with TLS, made on the first connection (the system's authorities
     /// are read then) and kept.
     secured: tokio::sync::OnceCell<mysql_async::Opts>,
+    /// Set once a `PREFERRED` connection found the server offers no TLS: later connections go
+    /// plain at once instead of asking again (a second connect each time).
+    plain: std::sync::atomic::AtomicBool,
 }
 
 impl MysqlConnector {
@@ -225,14 +228,15 @@ impl MysqlConnector {
         // As diesel-async's own `establish`: diesel keeps the prepared statements, and an UPDATE
         // counts the rows it matched, not only those it changed (as on Postgres and SQLite).
         let opts = mysql_async::OptsBuilder::from_opts(opts).stmt_cache_size(0).client_found_rows(true).into();
-        Ok(MysqlConnector { target, opts, secured: tokio::sync::OnceCell::new() })
+        Ok(MysqlConnector { target, opts, secured: tokio::sync::OnceCell::new(), plain: Default::default() })
     }
 
     /// A new connection.
     pub async fn connect(&self) -> diesel::ConnectionResult<AsyncMysqlConnection> {
         use super::mysql_tls::SslMode;
         let bad = |e: mysql_async::Error| ConnectionError::BadConnection(error_chain(&e));
-        let Some(tls) = &self.target.tls else {
+        let plain_only = self.plain.load(std::sync::atomic::Ordering::Relaxed);
+        let Some(tls) = self.target.tls.as_ref().filter(|_| !plain_only) else {
             let conn = mysql_async::Conn::new(self.opts.clone()).await.map_err(bad)?;
             return AsyncMysqlConnection::try_from(conn).await;
         };
@@ -259,6 +263,7 @@ impl MysqlConnector {
             Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer))
                 if self.target.mode == SslMode::Preferred =>
             {
+                self.plain.store(true, std::sync::atomic::Ordering::Relaxed);
                 let conn = mysql_async::Conn::new(self.opts.clone()).await.map_err(bad)?;
                 AsyncMysqlConnection::try_from(conn).await
             }

@@ -91,7 +91,8 @@ impl Telemetry {
             .with_resource(resource)
             .build();
         let tracer = provider.tracer("herald");
-        info!(log, "exporting traces"; "endpoint" => format!("{base}/v1/traces"), "sample_ratio" => ratio);
+        let shown = crate::db::redact_url(&format!("{base}/v1/traces"));
+        info!(log, "exporting traces"; "endpoint" => shown, "sample_ratio" => ratio);
         Telemetry { on: Some(Arc::new(On { provider, tracer })) }
     }
 

@@ -3,7 +3,9 @@
 // sessionStorage for this tab only, and is removed from the address bar at once. Every piece of
 // data is put on the page as text (textContent), never as markup.
 
-const api = "/api/v1";
+// The API beside the portal (`…/portal/` → `…/api/v1`), so a `serve.public_url` with a path
+// prefix (behind a reverse proxy) reaches it too.
+const api = new URL("../api/v1", location.href).pathname;
 const $ = (selector) => document.querySelector(selector);
 
 /** The session: from the fragment when the page was opened with one, else from this tab. */
