@@ -40,15 +40,7 @@ pub struct EndpointRef {
     pub endpoint_uid: Option<String>,
 }
 
-/// What disabled an endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Trigger {
-    /// It only failed for `delivery.disable_endpoint_after`.
-    Automatic,
-    /// An API call set `disabled`.
-    Manual,
-}
+pub use crate::model::status::Trigger;
 
 /// `EndpointDisabledEventData`.
 #[derive(Debug, Clone, Serialize)]

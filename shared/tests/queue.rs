@@ -60,6 +60,7 @@ async fn queue(backend: Backend) -> Option<Queue> {
         metadata: JsonText::default(),
         version: 1,
         first_failure_at: None,
+        disabled_trigger: None,
         created_at: at,
         updated_at: at,
     };

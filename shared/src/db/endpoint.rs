@@ -53,6 +53,8 @@ pub struct EndpointRow {
     pub created_at: NaiveDateTime,
     /// Last changed.
     pub updated_at: NaiveDateTime,
+    /// What disabled it, while disabled (none for endpoints disabled before this was kept).
+    pub disabled_trigger: Option<Trigger>,
 }
 
 /// Stores a new endpoint and, in the same transaction, the `notices` telling operators about it;
@@ -131,6 +133,8 @@ pub struct EndpointChanges {
     pub metadata: Option<JsonText<StringMap>>,
     /// Failure clock reset (a re-enabled endpoint starts over).
     pub first_failure_at: Option<Option<NaiveDateTime>>,
+    /// What disabled it (`Some(None)` when enabled again).
+    pub disabled_trigger: Option<Option<Trigger>>,
     /// When the change was made.
     pub updated_at: Option<NaiveDateTime>,
 }
@@ -236,6 +240,7 @@ pub async fn record_failure(
         .filter(endpoint::first_failure_at.le(disable_before));
     let disable = diesel::update(overdue).set((
         endpoint::disabled.eq(true),
+        endpoint::disabled_trigger.eq(Some(Trigger::Automatic)),
         endpoint::updated_at.eq(now),
         endpoint::version.eq(endpoint::version + 1),
     ));

@@ -84,6 +84,8 @@ diesel::table! {
         first_failure_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        /// What disabled it (`Trigger`), while disabled.
+        disabled_trigger -> Nullable<SmallInt>,
     }
 }
 

@@ -210,3 +210,15 @@ mod tests {
         assert_eq!(covered, DeliveryStatus::ALL.len(), "every delivery state shows as one status");
     }
 }
+
+stored_enum! {
+    /// What disabled an endpoint.
+    #[derive(serde::Serialize)]
+    #[serde(rename_all = "lowercase")]
+    pub enum Trigger {
+        /// It only failed for `delivery.disable_endpoint_after`.
+        Automatic = 0,
+        /// An API call set `disabled`.
+        Manual = 1,
+    }
+}

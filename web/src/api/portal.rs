@@ -64,7 +64,9 @@ async fn portal_access(
     // The consumer portal, with the application and token in the fragment (never sent to a
     // server). svix-react's AppPortal adds its theme parameters as a query before it.
     let base = context.config.with(|c| c.serve.public_url.clone());
-    let url = format!("{}/portal/#app={}&token={}", public_base(&req, &base), app.id, new.token);
+    // The expiry (Unix seconds) lets the page end the session when the token ends.
+    let expires = row.expires_at.map_or(0, |t| t.and_utc().timestamp());
+    let url = format!("{}/portal/#app={}&token={}&expires={expires}", public_base(&req, &base), app.id, new.token);
     Ok(HttpResponse::Ok().json(json!({ "token": new.token, "url": url })))
 }
 

@@ -1,6 +1,6 @@
 //! The consumer portal under `/portal/`: the page a sender's customers manage their webhooks on,
 //! opened with the link `auth/app-portal-access` returns. It is a small client of this server's
-//! own API (HTML, one script, one style sheet, all compiled into the binary; no build step): the
+//! own API (HTML, a few ES modules, one style sheet, all compiled into the binary; no build step): the
 //! app-portal token travels in the URL's fragment, which browsers never send to a server, so a
 //! page rendered on the server could not have it without putting it in a request. A strict
 //! Content-Security-Policy allows nothing from anywhere but this server, and framing only by the
@@ -11,16 +11,26 @@ use actix_web::{HttpResponse, web};
 use herald::context::Context;
 
 const INDEX: &str = include_str!("assets/index.html");
-const SCRIPT: &str = include_str!("assets/app.js");
 const STYLE: &str = include_str!("assets/app.css");
+
+/// The page's script modules, by file name: each view in its own.
+const SCRIPTS: [(&str, &str); 7] = [
+    ("app.js", include_str!("assets/app.js")),
+    ("api.js", include_str!("assets/api.js")),
+    ("dom.js", include_str!("assets/dom.js")),
+    ("endpoints.js", include_str!("assets/endpoints.js")),
+    ("endpoint.js", include_str!("assets/endpoint.js")),
+    ("catalogue.js", include_str!("assets/catalogue.js")),
+    ("messages.js", include_str!("assets/messages.js")),
+];
 
 /// Registers the routes. Paths arrive with any trailing slash trimmed (the server normalises
 /// them), so the page is `/portal`; the links handed out say `/portal/`, against which the page's
 /// relative asset paths resolve (relative, so a `serve.public_url` with a path prefix works).
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/portal", web::get().to(index))
-        .route("/portal/app.js", web::get().to(script))
-        .route("/portal/app.css", web::get().to(style));
+        .route("/portal/app.css", web::get().to(style))
+        .route("/portal/{script}.js", web::get().to(script));
 }
 
 /// The policy: this server's own script, style and API only; framed by the configured origins.
@@ -48,8 +58,13 @@ async fn index(context: web::Data<Context>) -> HttpResponse {
     asset(&context, "text/html; charset=utf-8", INDEX)
 }
 
-async fn script(context: web::Data<Context>) -> HttpResponse {
-    asset(&context, "text/javascript; charset=utf-8", SCRIPT)
+/// One of the page's modules; any other name is a 404 (nothing is read from disk).
+async fn script(context: web::Data<Context>, name: web::Path<String>) -> HttpResponse {
+    let file = format!("{name}.js");
+    match SCRIPTS.iter().find(|(known, _)| *known == file) {
+        Some((_, body)) => asset(&context, "text/javascript; charset=utf-8", body),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
 
 async fn style(context: web::Data<Context>) -> HttpResponse {

@@ -245,3 +245,21 @@ async fn a_corrupt_stored_value_is_a_logged_500_never_a_silent_default() {
     let internal = herald.problems().into_iter().filter(|l| l.contains("internal error")).count();
     assert_eq!(internal, 1, "logged once");
 }
+
+on_every_backend! {
+    async fn a_disabled_endpoint_says_a_call_disabled_it_until_enabled_again(backend) {
+        let Some(herald) = Herald::start(backend).await else { return };
+        let name = backend.name();
+        let api = herald.client("org-a");
+        api.post("/app", &json!({"name": "A", "uid": "a"})).await;
+        let (_, created) = api.post("/app/a/endpoint", &json!({"url": "https://example.com/1", "uid": "off", "disabled": true})).await;
+        assert_eq!(created["disabledTrigger"], "manual", "{name}: created disabled: {created}");
+        let (_, on) = api.patch("/app/a/endpoint/off", &json!({"disabled": false})).await;
+        assert_eq!(on["disabledTrigger"], json!(null), "{name}: enabled: {on}");
+        let (_, off) = api.patch("/app/a/endpoint/off", &json!({"disabled": true})).await;
+        assert_eq!(off["disabledTrigger"], "manual", "{name}: patched: {off}");
+        let (_, put) = api.put("/app/a/endpoint/off", &json!({"url": "https://example.com/1", "disabled": false})).await;
+        assert_eq!(put["disabledTrigger"], json!(null), "{name}: put: {put}");
+        assert_eq!(put["failSince"], json!(null), "{name}: never failed: {put}");
+    }
+}

@@ -1,7 +1,8 @@
 // Embeds the consumer portal the way a sender's dashboard does: a page on another origin
 // renders npm svix-react's AppPortal (its UMD build, on React 18's) with the `url` Herald
 // returned and theme props, and headless Chromium checks that Herald's portal shows inside the
-// frame, themed, and resized by its height messages. The environment says:
+// frame, themed, and resized by its height messages; and that the same page on an origin not
+// allowed gets nothing. The environment says:
 //   PORTAL_URL   the app-portal link      EMBED_PORT  the port to serve the dashboard page on
 //   CHROMIUM     the browser's executable
 // (svix-react's UMD build also takes the `svix` SDK as a global, which AppPortal never uses; the
@@ -37,6 +38,21 @@ const server = http.createServer(async (req, res) => {
 await new Promise((ok) => server.listen(Number(EMBED_PORT), "127.0.0.1", ok));
 
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+
+// The same dashboard served from an origin Herald does not allow (`localhost` rather than
+// `127.0.0.1`): the browser refuses to show the portal in its frame.
+const refused = await browser.newPage();
+const blocked = new Promise((ok) => refused.on("console", (m) => m.text().includes("frame-ancestors") && ok(m.text())));
+await refused.goto(`http://localhost:${EMBED_PORT}/`);
+await refused.locator("iframe").waitFor();
+const why = await Promise.race([blocked, new Promise((ok) => setTimeout(() => ok(null), 15000))]);
+assert.ok(why, "the browser reports the frame refused by frame-ancestors");
+for (const frame of refused.frames().filter((f) => f !== refused.mainFrame())) {
+  const shown = await frame.evaluate(() => document.querySelector("#title")?.textContent ?? null).catch(() => null);
+  assert.equal(shown, null, "nothing of the portal shows on a refused origin");
+}
+await refused.close();
+
 const tab = await browser.newPage();
 await tab.goto(`http://127.0.0.1:${EMBED_PORT}/`);
 const frame = tab.frameLocator("iframe");
@@ -57,4 +73,4 @@ await tab.waitForFunction(() => {
 });
 await browser.close();
 server.close();
-console.log("embed: the portal shows in svix-react's AppPortal");
+console.log("embed: the portal shows in svix-react's AppPortal, and only there");

@@ -91,6 +91,8 @@ on_every_backend! {
         let endpoint =
             testkit::eventually(LONG, || async { api.get("/app/a/endpoint/down").await.1 }, |e| e["disabled"] == true).await;
         assert_eq!(endpoint["disabled"], true, "{name}: endpoint never disabled");
+        assert_eq!(endpoint["disabledTrigger"], "automatic", "{name}: {endpoint}");
+        assert!(endpoint["failSince"].is_string(), "{name}: {endpoint}");
         // Disabled endpoints get no new messages.
         let before = broken.received().len();
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -100,6 +102,7 @@ on_every_backend! {
         // Re-enabling starts the clock over.
         let (_, ep) = api.patch("/app/a/endpoint/down", &json!({"disabled": false})).await;
         assert_eq!(ep["disabled"], false, "{name}");
+        assert_eq!((ep["disabledTrigger"].clone(), ep["failSince"].clone()), (json!(null), json!(null)), "{name}: {ep}");
     }
 }
 

@@ -18,7 +18,7 @@ use herald::db::json_text::Names;
 use herald::db::page::Order;
 use herald::model::ids::{AppId, EndpointId, IdOrUid, is_id, prefix};
 use herald::model::secret;
-use herald::operational::{Event, Notice};
+use herald::operational::{Event, Notice, Trigger};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -182,6 +182,7 @@ fn new_row(context: &Context, app_id: &AppId, body: EndpointIn) -> Result<Endpoi
         first_failure_at: None,
         created_at: at,
         updated_at: at,
+        disabled_trigger: body.disabled.then_some(Trigger::Manual),
     })
 }
 
@@ -223,6 +224,16 @@ fn enabling(row: &EndpointRow, disabled: Option<bool>) -> Option<Option<chrono::
     (row.disabled && disabled == Some(false)).then_some(None)
 }
 
+/// What disabled the endpoint, when a call changes whether it is: the call itself, or nothing
+/// once it is enabled again.
+fn disabling(row: &EndpointRow, disabled: Option<bool>) -> Option<Option<Trigger>> {
+    match disabled {
+        Some(true) if !row.disabled => Some(Some(Trigger::Manual)),
+        Some(false) if row.disabled => Some(None),
+        _ => None,
+    }
+}
+
 /// The columns a full update (PUT) sets.
 fn full_update(row: &EndpointRow, body: &EndpointIn) -> EndpointChanges {
     EndpointChanges {
@@ -231,6 +242,7 @@ fn full_update(row: &EndpointRow, body: &EndpointIn) -> EndpointChanges {
         description: Some(body.description.clone()),
         disabled: Some(body.disabled),
         first_failure_at: enabling(row, Some(body.disabled)),
+        disabled_trigger: disabling(row, Some(body.disabled)),
         rate_limit: Some(body.throttle_rate.map(|t| t as i32)),
         filter_types: Some(text_of(body.event_types.clone())),
         channels: Some(text_of(body.channels.clone())),
@@ -302,6 +314,7 @@ pub(super) async fn patch(
             description: body.description.clone(),
             disabled: body.disabled,
             first_failure_at: enabling(row, body.disabled),
+            disabled_trigger: disabling(row, body.disabled),
             rate_limit: body.throttle_rate.map(|t| t.map(|t| t as i32)),
             filter_types: body.event_types.clone().map(text_of),
             channels: body.channels.clone().map(text_of),

@@ -61,6 +61,10 @@ pub struct EndpointOut {
     version: i32,
     created_at: String,
     updated_at: String,
+    /// Herald's addition: what disabled it (`automatic` or `manual`), while disabled and known.
+    disabled_trigger: Option<Trigger>,
+    /// Herald's addition: the start of its current run of failed deliveries, if failing.
+    fail_since: Option<String>,
 }
 
 impl TryFrom<EndpointRow> for EndpointOut {
@@ -86,6 +90,8 @@ impl TryFrom<EndpointRow> for EndpointOut {
             version: row.version,
             created_at: timestamp(row.created_at),
             updated_at: timestamp(row.updated_at),
+            disabled_trigger: row.disabled_trigger.filter(|_| row.disabled),
+            fail_since: row.first_failure_at.map(timestamp),
         })
     }
 }
