@@ -58,6 +58,23 @@ pub fn herald_document() -> &'static Value {
                 );
             }
         }
+        // Herald's extension: why an endpoint is disabled, and since when it has been failing.
+        if let Some(fields) = doc["components"]["schemas"]["EndpointOut"]["properties"].as_object_mut() {
+            fields.insert(
+                "disabledTrigger".into(),
+                json!({
+                    "description": "Herald: what disabled the endpoint, while disabled (null for endpoints disabled before Herald kept it).",
+                    "type": "string", "enum": ["automatic", "manual"], "nullable": true
+                }),
+            );
+            fields.insert(
+                "failSince".into(),
+                json!({
+                    "description": "Herald: the start of the endpoint's current run of failed deliveries, if it is failing.",
+                    "type": "string", "format": "date-time", "nullable": true
+                }),
+            );
+        }
         let Some(paths) = doc["paths"].as_object_mut() else { return doc };
         for (path, operations) in paths.iter_mut() {
             let Some(operations) = operations.as_object_mut() else { continue };

@@ -100,6 +100,7 @@ on_backends! {
         let (a, b) = (portal_link(&api, "shop-a").await, portal_link(&api, "shop-b").await);
         let (status, brief) = api.post("/auth/app-portal-access/shop-a", &json!({"expiry": 20})).await;
         assert_eq!(status, 200, "{brief}");
+        let failed_before = broken.received().len();
         let shots = screenshot_dir(backend);
         std::fs::create_dir_all(&shots).expect("screenshot directory");
         let out = tokio::process::Command::new("node")
@@ -127,6 +128,9 @@ on_backends! {
         let test_events: Vec<_> = receiver.received().into_iter().filter(|r| r.path == "/hook").collect();
         assert!(!test_events.is_empty(), "the test event arrived");
         assert!(test_events.iter().all(|r| r.headers.get("x-shop").map(String::as_str) == Some("a")), "the custom header was sent");
+        // The replay the customer asked for reached the failing receiver again.
+        let replayed = testkit::eventually(Duration::from_secs(30), || async { broken.received().len() }, |n| *n > failed_before).await;
+        assert!(replayed > failed_before, "{}: the replay sent nothing ({failed_before} before)", backend.name());
     }
 }
 

@@ -189,12 +189,25 @@ await eventually(
 await accessible(page, "message view");
 await shot(page, "message");
 
-// Recovering what failed since a time: the failing endpoint's refunds are scheduled again.
+// Recovering what failed since a time: the failing endpoint, enabled again, gets its refunds
+// again (web/tests/it/portal.rs sees them arrive).
 await page.click("nav button:has-text('Endpoints')");
 await page.click("a:has-text('/down')");
+await page.click("button:has-text('Enable')");
+await page.waitForSelector("text=Endpoint enabled.");
 await page.fill("#recover-since", "2020-01-01T00:00");
 await page.click("button:has-text('Replay failed messages')");
 await page.waitForSelector("text=Failed messages since then are being sent again.");
+
+// Deleting an endpoint, once the browser's confirmation is accepted.
+page.once("dialog", (dialog) => dialog.accept());
+await page.click("nav button:has-text('Endpoints')");
+await page.fill("#endpoint-url", `${RECEIVER}/old`);
+await page.click("button:has-text('Add endpoint')");
+await page.click(`a:has-text('${RECEIVER}/old')`);
+await page.click("button:has-text('Delete endpoint')");
+await page.waitForSelector("text=Endpoint deleted.");
+assert.equal(await page.locator(`a:has-text('${RECEIVER}/old')`).count(), 0, "the endpoint is gone");
 
 // The dark theme an embedding page asks for is accessible too.
 const dark = await tab();
