@@ -9,6 +9,7 @@
 // page does not load it.)
 
 import { chromium } from "playwright-core";
+import AxeBuilder from "@axe-core/playwright";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { readFile } from "node:fs/promises";
@@ -53,7 +54,7 @@ for (const frame of refused.frames().filter((f) => f !== refused.mainFrame())) {
 }
 await refused.close();
 
-const tab = await browser.newPage();
+const tab = await (await browser.newContext()).newPage();
 await tab.goto(`http://127.0.0.1:${EMBED_PORT}/`);
 const frame = tab.frameLocator("iframe");
 await frame.locator("text=Webhooks · Shop A").waitFor();
@@ -66,6 +67,12 @@ const theme = await portal.evaluate(() => ({
   primary: document.documentElement.style.getPropertyValue("--primary"),
 }));
 assert.deepEqual(theme, { dark: "dark", primary: "#7c3aed" });
+// Themed by the embedding page, it stays readable: text on the primary colour is chosen for
+// contrast, and axe (which checks inside the frame too) finds nothing serious.
+// (The iframe element itself is svix-react's, which gives it no title: that rule is left out.)
+const axe = await new AxeBuilder({ page: tab }).disableRules(["frame-title"]).analyze();
+const bad = axe.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+assert.deepEqual(bad.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target).join(" ")})`), [], "themed embed: accessibility");
 // With `fullSize`, AppPortal sizes its frame from the portal's height messages.
 await tab.waitForFunction(() => {
   const frame = document.querySelector("iframe");

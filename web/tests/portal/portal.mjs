@@ -202,7 +202,7 @@ await page.waitForSelector("text=Failed messages since then are being sent again
 // Deleting an endpoint, once the browser's confirmation is accepted.
 page.once("dialog", (dialog) => dialog.accept());
 await page.click("nav button:has-text('Endpoints')");
-await page.fill("#endpoint-url", `${RECEIVER}/old`);
+await page.fill("form[aria-label='Add endpoint'] #endpoint-url", `${RECEIVER}/old`);
 await page.click("button:has-text('Add endpoint')");
 await page.click(`a:has-text('${RECEIVER}/old')`);
 await page.click("button:has-text('Delete endpoint')");

@@ -5,7 +5,10 @@ const base = new URL("../api/v1", location.href).pathname;
 const KEY = "herald.portal";
 const ENDED = "This link has expired or was revoked. Ask for a new one.";
 
-export const state = { session: null, catalogue: null, endpoints: null };
+export const state = { session: null, catalogue: null };
+
+/** What the page does when the API says the token no longer works (set by app.js). */
+export const hooks = { ended: () => {} };
 
 /**
  * The session: from the fragment when the page was opened with one (then removed from the
@@ -47,11 +50,17 @@ export async function call(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (response.status === 401) {
-    endSession();
+    hooks.ended(ENDED);
     throw new Error(ENDED);
   }
   const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    // Not Herald's answer (a proxy's error page, say): said by its status alone.
+    if (response.ok) throw new Error(`Unreadable answer (${response.status})`);
+  }
   if (!response.ok) throw new Error(problem(json, response.status));
   return json;
 }
@@ -62,15 +71,29 @@ export function app() {
   return `/app/${encodeURIComponent(state.session.app)}`;
 }
 
+/** Every item of a list, page after page (250 at a time, the API's largest page). */
+async function all(path) {
+  const items = [];
+  let iterator = null;
+  for (;;) {
+    const query = new URLSearchParams({ limit: "250" });
+    if (iterator) query.set("iterator", iterator);
+    const page = await call("GET", `${path}${path.includes("?") ? "&" : "?"}${query}`);
+    items.push(...page.data);
+    if (page.done || !page.iterator || page.data.length === 0) return items;
+    iterator = page.iterator;
+  }
+}
+
 /** The event-type catalogue (read once per page load). */
 export async function catalogue() {
-  if (!state.catalogue) state.catalogue = (await call("GET", "/event-type?limit=250&with_content=true")).data;
+  if (!state.catalogue) state.catalogue = await all("/event-type?with_content=true");
   return state.catalogue;
 }
 
-/** The application's endpoints (at most 250, the page's limit). */
+/** The application's endpoints. */
 export async function endpointList() {
-  return (await call("GET", `${app()}/endpoint?limit=250`)).data;
+  return all(`${app()}/endpoint`);
 }
 
 /** Svix's message status codes, as the portal names them. */

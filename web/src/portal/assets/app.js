@@ -2,8 +2,8 @@
 // This module starts it: the session, the embedding page's theme, the navigation, logging out,
 // and ending the session when the token expires.
 
-import { call, endSession, openSession, state } from "./api.js";
-import { $, attempt, say } from "./dom.js";
+import { call, endSession, hooks, openSession, state } from "./api.js";
+import { $, attempt, say, stopRenders } from "./dom.js";
 import { eventTypes } from "./catalogue.js";
 import { endpoints } from "./endpoints.js";
 import { messages } from "./messages.js";
@@ -18,12 +18,25 @@ function theme() {
   }
   const color = query.get("primaryColor");
   if (color && /^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/.test(color)) {
-    root.style.setProperty("--primary", color.startsWith("#") ? color : `#${color}`);
+    const hex = color.replace("#", "");
+    root.style.setProperty("--primary", `#${hex}`);
+    root.style.setProperty("--on-primary", readableOn(hex));
   }
   const font = query.get("fontFamily");
   if (font && /^[\w .-]{1,64}$/.test(font)) {
     root.style.setProperty("--font", `"${font}", system-ui, sans-serif`);
   }
+}
+
+/** Black or white, whichever reads better on the colour `hex` (WCAG's contrast ratio). */
+function readableOn(hex) {
+  const full = hex.length === 3 ? [...hex].map((c) => c + c).join("") : hex;
+  const [r, g, b] = [0, 2, 4].map((i) => {
+    const c = parseInt(full.slice(i, i + 2), 16) / 255;
+    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  return (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) ? "#000000" : "#ffffff";
 }
 
 /** Tells an embedding svix-react AppPortal how tall the page is. */
@@ -37,21 +50,29 @@ function reportHeight() {
   new ResizeObserver(send).observe(document.body);
 }
 
-/** Ends the page's session: nothing of the application stays on screen. */
+/** Ends the page's session: nothing of the application stays on screen, nor comes back. */
 function close(message) {
   endSession();
+  stopRenders();
   $("#view").replaceChildren();
   $("#expiry").textContent = "";
   say(message, true);
+  $("#main").focus();
 }
 
-/** Shows when the link stops working, and closes the session then. */
+/**
+ * Shows when the link stops working, and closes the session then: by a timer, and by a check
+ * when the tab is shown again and each half minute (a sleeping machine delays timers).
+ */
 function expireAt(seconds) {
   if (!seconds) return;
-  const left = seconds * 1000 - Date.now();
-  $("#expiry").textContent = `This link works until ${new Date(seconds * 1000).toLocaleString()}.`;
+  const end = seconds * 1000;
+  $("#expiry").textContent = `This link works until ${new Date(end).toLocaleString()}.`;
+  const check = () => state.session && Date.now() >= end && close("This link has expired. Ask for a new one.");
   // Timers hold at most ~24.8 days; a portal token lives a week at most.
-  setTimeout(() => close("This link has expired. Ask for a new one."), Math.min(left, 2 ** 31 - 1));
+  setTimeout(check, Math.min(end - Date.now(), 2 ** 31 - 1) + 50);
+  setInterval(check, 30000);
+  document.addEventListener("visibilitychange", check);
 }
 
 const views = { endpoints, "event-types": eventTypes, messages };
@@ -63,11 +84,10 @@ async function start() {
     say("Open this portal with the link you were given; this one has expired or was never valid.", true);
     return;
   }
+  hooks.ended = (message) => close(message);
   expireAt(state.session.expires);
   for (const button of document.querySelectorAll("nav button[data-view]")) {
     button.addEventListener("click", () => {
-      for (const other of document.querySelectorAll("nav button[data-view]")) other.removeAttribute("aria-current");
-      button.setAttribute("aria-current", "page");
       say("");
       attempt(() => views[button.dataset.view]());
     });

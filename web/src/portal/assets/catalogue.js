@@ -1,9 +1,10 @@
 // The event-type catalogue: what each event means, its schema, and an example payload.
 
 import { catalogue, newestSchema } from "./api.js";
-import { el, show } from "./dom.js";
+import { el, fresh } from "./dom.js";
 
 export async function eventTypes() {
+  const show = fresh("event-types");
   const types = await catalogue();
   const section = (t) => {
     const { schema, example } = newestSchema(t);

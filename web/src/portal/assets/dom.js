@@ -33,8 +33,14 @@ export function button(text, run, props = {}) {
 /** Says something in the status line (read out by screen readers). */
 export function say(text, bad = false) {
   const status = $("#status");
-  status.textContent = text;
   status.className = bad ? "bad" : "";
+  if (status.textContent === text && text) {
+    // The same words again (a second failed try): emptied first, so screen readers say them.
+    status.textContent = "";
+    requestAnimationFrame(() => (status.textContent = text));
+  } else {
+    status.textContent = text;
+  }
 }
 
 /** Runs `work`, showing its error (if any) in the status line. */
@@ -46,18 +52,42 @@ export async function attempt(work) {
   }
 }
 
+/** The newest render: a view's reply that comes back after a newer one started is dropped. */
+let latest = 0;
+
 /**
- * Replaces the view. After a control was used, focus moves to the new view's heading, so
- * keyboard and screen-reader users follow; on the first load it stays at the page's start.
+ * Starts a render of the view the navigation calls `nav`; returns the `show` for it, which
+ * replaces the view only while this render is the newest (so quick clicks, or a reply arriving
+ * after logout, never put older or ended data on screen). Focus follows: to the control of the
+ * same id in the new view (a filter just changed), else, after a control was used, to the new
+ * view's heading; on the first load it stays at the page's start.
  */
-export function show(...nodes) {
-  const used = document.activeElement && document.activeElement !== document.body;
-  $("#view").replaceChildren(...nodes);
-  const heading = $("#view h2");
-  if (heading && used) {
-    heading.tabIndex = -1;
-    heading.focus({ preventScroll: true });
-  }
+export function fresh(nav) {
+  const mine = ++latest;
+  return (...nodes) => {
+    if (mine !== latest) return false;
+    const active = document.activeElement;
+    const used = active && active !== document.body;
+    const id = used && $("#view").contains(active) ? active.id : "";
+    $("#view").replaceChildren(...nodes);
+    for (const button of document.querySelectorAll("nav button[data-view]")) {
+      if (button.dataset.view === nav) button.setAttribute("aria-current", "page");
+      else button.removeAttribute("aria-current");
+    }
+    const again = id && document.getElementById(id);
+    const heading = $("#view h2");
+    if (again) again.focus();
+    else if (heading && used) {
+      heading.tabIndex = -1;
+      heading.focus({ preventScroll: true });
+    }
+    return true;
+  };
+}
+
+/** Ends every render under way: nothing started before this shows. */
+export function stopRenders() {
+  latest++;
 }
 
 /** A time as the reader's locale writes it. */

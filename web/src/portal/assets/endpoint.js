@@ -1,7 +1,7 @@
 // One endpoint: its health, signing secret, test events and replay, and the form editing it.
 
 import { app, call, catalogue, statusOf } from "./api.js";
-import { action, attempt, button, el, say, show, table, when } from "./dom.js";
+import { action, attempt, button, el, fresh, say, table, when } from "./dom.js";
 import { endpointForm, endpoints } from "./endpoints.js";
 import { messageView } from "./messages.js";
 
@@ -25,7 +25,7 @@ function stateLine(endpoint) {
 async function health(path, endpoint) {
   const since = new Date(Date.now() - HEALTH_DAYS * 86400e3).toISOString();
   const stats = await call("GET", `${path}/stats?since=${encodeURIComponent(since)}`);
-  const failures = await call("GET", `${app()}/attempt/endpoint/${endpoint.id}?status=2&limit=5`);
+  const failures = await call("GET", `${app()}/attempt/endpoint/${encodeURIComponent(endpoint.id)}?status=2&limit=5`);
   const total = stats.success + stats.fail;
   const rate = total
     ? `${Math.round((100 * stats.success) / total)} % delivered in the last ${HEALTH_DAYS} days`
@@ -57,7 +57,7 @@ async function health(path, endpoint) {
 async function testResult(message, out) {
   out.textContent = "Test event sent; waiting for its attempt…";
   for (let i = 0; i < 30; i++) {
-    const attempts = await call("GET", `${app()}/attempt/msg/${message.id}?limit=1`);
+    const attempts = await call("GET", `${app()}/attempt/msg/${encodeURIComponent(message.id)}?limit=1`);
     const first = attempts.data[0];
     if (first) {
       const status = statusOf(first.status);
@@ -71,7 +71,8 @@ async function testResult(message, out) {
 }
 
 export async function endpointView(id) {
-  const path = `${app()}/endpoint/${id}`;
+  const show = fresh("endpoints");
+  const path = `${app()}/endpoint/${encodeURIComponent(id)}`;
   const endpoint = await call("GET", path);
   const headers = await call("GET", `${path}/headers`);
   const secret = el("code", { id: "secret", text: "••••••••" });
@@ -90,7 +91,10 @@ export async function endpointView(id) {
     },
     { class: "danger" },
   );
-  const reveal = button("Reveal secret", async () => (secret.textContent = (await call("GET", `${path}/secret`)).key));
+  const reveal = button("Reveal secret", async () => {
+    secret.textContent = (await call("GET", `${path}/secret`)).key;
+    say("Secret shown.");
+  });
   const rotate = button("Rotate secret", async () => {
     secret.textContent = (await call("POST", `${path}/secret/rotate`, {})).key;
     say("Secret rotated; the old one keeps signing for a day, alongside the new one.");

@@ -1,10 +1,11 @@
 // The endpoint list, and the form adding or editing an endpoint.
 
 import { app, call, catalogue, endpointList } from "./api.js";
-import { action, attempt, el, say, show, table } from "./dom.js";
+import { action, attempt, el, fresh, say, table } from "./dom.js";
 import { endpointView } from "./endpoint.js";
 
 export async function endpoints() {
+  const show = fresh("endpoints");
   const list = await endpointList();
   const rows = list.map((endpoint) =>
     el(
@@ -61,8 +62,11 @@ export async function endpointForm(endpoint, headers) {
   const rate = el("input", { id: id("rate"), type: "number", min: 1, step: 1, inputmode: "numeric", value: endpoint?.throttleRate, "aria-describedby": `${id("rate")}-hint` });
   const headerText = el("textarea", { id: id("headers"), rows: 3, cols: 50, "aria-describedby": `${id("headers")}-hint` });
   headerText.value = headerLines(headers);
-  const boxes = types.map((t) =>
-    el("label", {}, el("input", { type: "checkbox", value: t.name, checked: endpoint?.eventTypes?.includes(t.name) }), document.createTextNode(t.name)),
+  // The catalogue's names, and any the endpoint listens to that it no longer lists (archived
+  // or removed): saving the form keeps them unless they are unticked.
+  const names = [...new Set([...types.map((t) => t.name), ...(endpoint?.eventTypes || [])])];
+  const boxes = names.map((name) =>
+    el("label", {}, el("input", { type: "checkbox", value: name, checked: endpoint?.eventTypes?.includes(name) }), document.createTextNode(name)),
   );
   const title = endpoint ? "Edit endpoint" : "Add endpoint";
   const form = el(
@@ -71,7 +75,7 @@ export async function endpointForm(endpoint, headers) {
     el("h2", { text: title }),
     ...field("url", "Endpoint URL", url),
     ...field("description", "Description", description),
-    types.length ? el("fieldset", {}, el("legend", { text: "Event types (none ticked: all)" }), ...boxes) : null,
+    names.length ? el("fieldset", {}, el("legend", { text: "Event types (none ticked: all)" }), ...boxes) : null,
     ...field("channels", "Channels", channels, "Comma-separated; empty: messages of every channel."),
     ...field("rate", "Rate limit", rate, "Deliveries per second at most; empty: no limit."),
     ...field("headers", "Custom headers", headerText, 'Sent with every delivery, one "Name: value" per line.'),
@@ -81,7 +85,15 @@ export async function endpointForm(endpoint, headers) {
     event.preventDefault();
     attempt(async () => {
       const chosen = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
-      const wanted = parseHeaders(headerText.value);
+      let wanted;
+      try {
+        wanted = parseHeaders(headerText.value);
+        headerText.removeAttribute("aria-invalid");
+      } catch (error) {
+        headerText.setAttribute("aria-invalid", "true");
+        headerText.focus();
+        throw error;
+      }
       const body = {
         url: url.value,
         description: description.value,
@@ -90,14 +102,15 @@ export async function endpointForm(endpoint, headers) {
         throttleRate: rate.value ? Number(rate.value) : null,
       };
       if (endpoint) {
-        await call("PATCH", `${app()}/endpoint/${endpoint.id}`, body);
-        await call("PUT", `${app()}/endpoint/${endpoint.id}/headers`, { headers: wanted });
+        const path = `${app()}/endpoint/${encodeURIComponent(endpoint.id)}`;
+        await call("PATCH", path, body);
+        await call("PUT", `${path}/headers`, { headers: wanted });
         await endpointView(endpoint.id);
         say("Endpoint saved.");
       } else {
         const created = await call("POST", `${app()}/endpoint`, body);
         try {
-          if (Object.keys(wanted).length) await call("PUT", `${app()}/endpoint/${created.id}/headers`, { headers: wanted });
+          if (Object.keys(wanted).length) await call("PUT", `${app()}/endpoint/${encodeURIComponent(created.id)}/headers`, { headers: wanted });
         } catch (error) {
           await endpointView(created.id);
           throw new Error(`The endpoint was added, but its custom headers were refused: ${error.message}`);

@@ -2,7 +2,7 @@
 // and event type, a page at a time) and one message with its deliveries and attempts.
 
 import { STATUS, app, call, catalogue, endpointList, statusOf } from "./api.js";
-import { action, attempt, button, el, say, show, table, when } from "./dom.js";
+import { action, attempt, button, el, fresh, say, table, when } from "./dom.js";
 
 const PAGE = 50;
 
@@ -11,11 +11,12 @@ const PAGE = 50;
  * page's cursor and `trail` the cursors of the pages before it (for "Newer").
  */
 export async function messages(filter = { endpoint: "", status: "", eventType: "" }, iterator = null, trail = []) {
+  const show = fresh("messages");
   const query = new URLSearchParams({ limit: String(PAGE), with_content: "false" });
   if (iterator) query.set("iterator", iterator);
   if (filter.eventType) query.set("event_types", filter.eventType);
   if (filter.endpoint && filter.status !== "") query.set("status", filter.status);
-  const path = filter.endpoint ? `${app()}/endpoint/${filter.endpoint}/msg` : `${app()}/msg`;
+  const path = filter.endpoint ? `${app()}/endpoint/${encodeURIComponent(filter.endpoint)}/msg` : `${app()}/msg`;
   const page = await call("GET", `${path}?${query}`);
   const [types, endpoints] = [await catalogue(), await endpointList()];
 
@@ -58,9 +59,11 @@ export async function messages(filter = { endpoint: "", status: "", eventType: "
 }
 
 export async function messageView(id) {
-  const message = await call("GET", `${app()}/msg/${id}`);
-  const deliveries = await call("GET", `${app()}/msg/${id}/endpoint?limit=250`);
-  const attempts = await call("GET", `${app()}/attempt/msg/${id}?limit=100`);
+  const show = fresh("messages");
+  const one = `${app()}/msg/${encodeURIComponent(id)}`;
+  const message = await call("GET", one);
+  const deliveries = await call("GET", `${one}/endpoint?limit=250`);
+  const attempts = await call("GET", `${app()}/attempt/msg/${encodeURIComponent(id)}?limit=100`);
   const urls = Object.fromEntries(deliveries.data.map((e) => [e.id, e.url]));
   const deliveryRows = deliveries.data.map((e) =>
     el(
@@ -73,7 +76,7 @@ export async function messageView(id) {
         "td",
         {},
         button("Resend", async () => {
-          await call("POST", `${app()}/msg/${id}/endpoint/${e.id}/resend`);
+          await call("POST", `${one}/endpoint/${encodeURIComponent(e.id)}/resend`);
           await messageView(id);
           say(`Sent again to ${e.url}.`);
         }),
