@@ -282,3 +282,38 @@ on_every_backend! {
         assert!(take_lease(db, PRUNE, "c", later, later).await.expect("take"), "free once released");
     }
 }
+
+on_every_backend! {
+    /// Workers fanning out overlapping batches at once (dispatch jobs and the sweep naming the
+    /// same messages, each in its own order) never deadlock: every fan-out commits, and each
+    /// (message, endpoint) pair gets one delivery.
+    async fn concurrent_fan_outs_of_overlapping_batches_never_deadlock(backend) {
+        let Some(q) = queue(backend).await else { return };
+        let name = backend.name();
+        for round in 0..4 {
+            let mut messages = Vec::new();
+            for _ in 0..60 {
+                messages.push(q.message().await);
+            }
+            let mut fan_outs = tokio::task::JoinSet::new();
+            for worker in 0..6 {
+                // Each worker its own overlapping part, in its own order.
+                let mut mine: Vec<MessageId> = messages.iter().skip(worker * 5).take(40).cloned().collect();
+                let turn = worker * 7 % mine.len();
+                mine.rotate_left(turn);
+                if worker % 2 == 1 {
+                    mine.reverse();
+                }
+                let rows: Vec<DeliveryRow> = mine.iter().map(|m| q.delivery(m, now())).collect();
+                let db = q.db.clone();
+                fan_outs.spawn(async move { fan_out(&db, &rows, &mine, now()).await.map(|created| created.len()) });
+            }
+            let mut created = 0;
+            while let Some(done) = fan_outs.join_next().await {
+                created += done.expect("fan-out task").unwrap_or_else(|e| panic!("{name}: round {round}: {e}"));
+            }
+            assert_eq!(created, 60, "{name}: round {round}: one delivery per message");
+        }
+        assert_eq!(q.test_db.count_rows("delivery").await, 240, "{name}");
+    }
+}

@@ -145,12 +145,26 @@ pub async fn claim_due(
 /// Fans messages out in one transaction: inserts `rows`, skipping any (message, endpoint) pair
 /// that has a delivery already (another worker fanned the same message out first), and marks the
 /// messages dispatched. Returns the rows this call created.
+///
+/// Workers may fan out overlapping sets of messages at once (a dispatch job and the sweep, or two
+/// jobs naming the same message), each listing them in its own order. So that two such fan-outs
+/// wait for one another instead of each holding a row the other needs (a deadlock, which the
+/// database breaks by failing one of them), each takes its locks in one order: the messages
+/// first, by id (the mark), then the deliveries, by (message, endpoint). Marking first matters
+/// on MySQL, whose foreign-key check share-locks each message a delivery names: marking after
+/// would need to turn those shared locks exclusive while another fan-out holds them too.
 pub async fn fan_out(
     db: &Database,
     rows: &[DeliveryRow],
     message_ids: &[MessageId],
     at: NaiveDateTime,
 ) -> Result<Vec<DeliveryRow>, DbError> {
+    let mut ordered: Vec<&DeliveryRow> = rows.iter().collect();
+    ordered.sort_unstable_by(|a, b| (&a.message_id, &a.endpoint_id).cmp(&(&b.message_id, &b.endpoint_id)));
+    let rows = ordered;
+    let mut message_ids = message_ids.to_vec();
+    message_ids.sort_unstable();
+    let message_ids = &message_ids;
     let marked = || {
         let target = message::table.filter(message::id.eq_any(message_ids)).filter(message::dispatched_at.is_null());
         diesel::update(target).set(message::dispatched_at.eq(Some(at)))
@@ -158,14 +172,12 @@ pub async fn fan_out(
     let created: Vec<DeliveryId> = match db.get().await? {
         Conn::Postgres(mut c) => {
             c.transaction(async |c| {
-                let created = if rows.is_empty() {
-                    Vec::new()
-                } else {
-                    let insert = diesel::insert_into(delivery::table).values(rows).on_conflict_do_nothing();
-                    insert.returning(delivery::id).get_results(c).await?
-                };
                 marked().execute(c).await?;
-                Ok::<_, diesel::result::Error>(created)
+                if rows.is_empty() {
+                    return Ok::<_, diesel::result::Error>(Vec::new());
+                }
+                let insert = diesel::insert_into(delivery::table).values(rows.clone()).on_conflict_do_nothing();
+                insert.returning(delivery::id).get_results(c).await
             })
             .await?
         }
@@ -173,10 +185,10 @@ pub async fn fan_out(
         Conn::Mysql(mut c) => {
             c.transaction(async |c| {
                 let ids: Vec<&str> = rows.iter().map(|r| r.id.as_str()).collect();
-                if !rows.is_empty() {
-                    diesel::insert_or_ignore_into(delivery::table).values(rows).execute(c).await?;
-                }
                 marked().execute(c).await?;
+                if !rows.is_empty() {
+                    diesel::insert_or_ignore_into(delivery::table).values(rows.clone()).execute(c).await?;
+                }
                 delivery::table.filter(delivery::id.eq_any(&ids)).select(delivery::id).load(c).await
             })
             .await?
@@ -184,18 +196,19 @@ pub async fn fan_out(
         // One row per statement through the async wrapper.
         Conn::Sqlite(mut c) => {
             c.transaction(async |c| {
+                marked().execute(c).await?;
                 let mut created = Vec::new();
-                for row in rows {
-                    let insert = diesel::insert_or_ignore_into(delivery::table).values(row);
+                for row in &rows {
+                    let insert = diesel::insert_or_ignore_into(delivery::table).values(*row);
                     created.extend(insert.returning(delivery::id).get_result::<DeliveryId>(c).await.optional()?);
                 }
-                marked().execute(c).await?;
                 Ok::<_, diesel::result::Error>(created)
             })
             .await?
         }
     };
-    Ok(rows.iter().filter(|r| created.contains(&r.id)).cloned().collect())
+    let created: std::collections::HashSet<&DeliveryId> = created.iter().collect();
+    Ok(rows.into_iter().filter(|r| created.contains(&r.id)).cloned().collect())
 }
 
 /// How an attempt (or a decision not to attempt) leaves a delivery.
