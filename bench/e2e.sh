@@ -32,8 +32,8 @@ export HERALD_LOG_LEVEL=warn HERALD_DELIVERY_ALLOWED_CIDRS='["127.0.0.0/8"]' HER
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-echo "| backend | run | throughput | p50 | p99 | notes |"
-echo "|---|---|---|---|---|---|"
+echo "| backend | run | throughput | p50 | p90 | p99 | notes |"
+echo "|---|---|---|---|---|---|---|"
 for backend in $backends; do
   unset HERALD_QUEUE_URL HERALD_QUEUE_NAME
   if [ "$backend" = sqlite ]; then

@@ -142,7 +142,7 @@ measure() {
     line=$("$bin/herald-bench" e2e --url "http://127.0.0.1:$web_port" --token "$token" --endpoints 1 --messages "$2" --rate "$1")
     echo "$line" | tee -a "$work/$phase.md"
     local label="end to end, $( [ "$1" = 0 ] && echo "full speed" || echo "200 msg/s" )"
-    IFS='|' read -r _ _ throughput p50 p99 _ <<<"$line"
+    IFS="|" read -r _ _ throughput p50 _p90 p99 _ <<<"$line"
     record "$label" throughput "$(echo "$throughput" | xargs)"
     record "$label" p50 "$(echo "$p50" | xargs)"
     record "$label" p99 "$(echo "$p99" | xargs)"

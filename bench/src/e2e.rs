@@ -103,11 +103,12 @@ async fn publish_and_wait(plan: Plan, port: u16, arrivals: Arrivals) -> Result<(
     let pick = |p: f64| latencies[((latencies.len() - 1) as f64 * p).round() as usize] as f64 / 1000.0;
     let rate = if plan.rate == 0 { "max".to_owned() } else { format!("{}/s", plan.rate) };
     println!(
-        "| {} msgs × {} endpoint(s), publish {rate} | {:.0} deliveries/s | {:.1} ms | {:.1} ms | published in {:.1} s |",
+        "| {} msgs × {} endpoint(s), publish {rate} | {:.0} deliveries/s | {:.1} ms | {:.1} ms | {:.1} ms | published in {:.1} s |",
         plan.messages,
         plan.endpoints,
         expected as f64 / (last - started).as_secs_f64(),
         pick(0.5),
+        pick(0.9),
         pick(0.99),
         published.as_secs_f64()
     );

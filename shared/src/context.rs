@@ -65,9 +65,9 @@ impl Context {
             let q = &cfg.queue;
             Arc::new(Publisher::start(&q.url, &q.name, q.quorum, q.publish_buffer, log.clone(), metrics.clone()))
         });
-        let on_postgres = crate::db::backend_of(&cfg.database.url).ok() == Some(Backend::Postgres);
+        let announces = crate::db::backend_of(&cfg.database.url).is_ok_and(|b| b != Backend::Mysql);
         let announcer =
-            (transport == Transport::Database && on_postgres).then(Arc::<crate::db::notify::WorkAnnouncer>::default);
+            (transport == Transport::Database && announces).then(Arc::<crate::db::notify::WorkAnnouncer>::default);
         if let Some(announcer) = announcer.clone() {
             let (url, log) = (cfg.database.url.clone(), log.clone());
             tokio::spawn(async move { announcer.run(url, log).await });
@@ -77,9 +77,15 @@ impl Context {
             _ => "herald-web",
         };
         let telemetry = crate::telemetry::Telemetry::start(&cfg, service, &log);
+        // The worker's writes can all be derived again from committed messages; nothing it
+        // stores is acknowledged to a caller, so its commits need not wait for the disk.
+        let commits = match booted.sources.process {
+            crate::config::Process::Worker => crate::db::Commits::Relaxed,
+            _ => crate::db::Commits::Durable,
+        };
         Ok(Context {
             telemetry,
-            db: Database::connect_lazy(&cfg.database)?,
+            db: Database::connect_lazy_committing(&cfg.database, commits)?,
             config: booted.config.clone(),
             log,
             readiness,

@@ -41,6 +41,44 @@ pub struct Route {
     pub route: String,
 }
 
+/// A point on a message's way from its publish to the stored outcome of its first attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Point {
+    /// web: its insert committed (before the publisher is answered).
+    Stored,
+    /// worker: read by a fan-out (from the database, or named by a broker's dispatch job).
+    Picked,
+    /// worker: its deliveries committed.
+    FannedOut,
+    /// worker: its first attempt about to be sent (slot taken, lease held).
+    Sending,
+    /// worker: the receiver answered that attempt.
+    Answered,
+    /// worker: the attempt's outcome committed.
+    Recorded,
+}
+
+impl Point {
+    /// The label value: a fixed set, never from a request.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Point::Stored => "stored",
+            Point::Picked => "picked",
+            Point::FannedOut => "fanned_out",
+            Point::Sending => "sending",
+            Point::Answered => "answered",
+            Point::Recorded => "recorded",
+        }
+    }
+}
+
+/// The label of [`Metrics::progress_seconds`].
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Progress {
+    /// [`Point::name`].
+    pub point: &'static str,
+}
+
 /// Every metric a process exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -64,6 +102,9 @@ pub struct Metrics {
     pub request_seconds: Family<Route, Histogram>,
     /// Rows removed or emptied by this process's background pruning, by job.
     pub pruned_rows: Family<PruneJob, Counter>,
+    /// How long after its creation a message reached each point of its way, in seconds (first
+    /// attempts of published messages only): where the time between publish and delivery goes.
+    pub progress_seconds: Family<Progress, Histogram>,
     /// Every pool of the process (web has one per HTTP worker), for the connection gauges.
     pools: Mutex<Vec<crate::db::Database>>,
 }
@@ -120,8 +161,18 @@ impl Default for Metrics {
             "Rows deleted, or emptied, by this worker's background pruning, by job",
             pruned_rows.clone(),
         );
+        // From 0.1 ms to about 6 s, each bucket half as wide again as the one before.
+        let progress_seconds = Family::<Progress, Histogram>::new_with_constructor(|| {
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.0001, 1.5, 28))
+        });
+        registry.register(
+            "message_progress_seconds",
+            "How long after its creation a message reached each point of its way to its first attempt's stored outcome (clocks of the processes involved)",
+            progress_seconds.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            progress_seconds,
             pruned_rows,
             deliveries,
             attempt_seconds,
@@ -149,6 +200,12 @@ impl Metrics {
         let labels = Request { method: method.to_owned(), route: route.to_owned(), status };
         self.requests.get_or_create(&labels).inc();
         self.request_seconds.get_or_create(&Route { route: route.to_owned() }).observe(seconds);
+    }
+
+    /// Notes that a message created at `created_at` (by web's clock) has reached `point` now.
+    pub fn reached(&self, point: Point, created_at: chrono::NaiveDateTime) {
+        let micros = (chrono::Utc::now().naive_utc() - created_at).num_microseconds().unwrap_or(0).max(0);
+        self.progress_seconds.get_or_create(&Progress { point: point.name() }).observe(micros as f64 / 1e6);
     }
 
     /// Counts `db`'s connections in the connection gauges.

@@ -26,6 +26,11 @@ impl Herald {
     /// [`Herald::start`] with extra environment for the web process.
     pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Option<Herald> {
         let db = TestDb::create(backend).await?;
+        Some(Herald::start_on(db, env).await)
+    }
+
+    /// Starts web on `db` (migrating it first), with extra environment.
+    pub async fn start_on(db: TestDb, env: &[(&str, &str)]) -> Herald {
         let out = run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &db.url)]);
         assert!(out.status.success(), "migrate: {}", String::from_utf8_lossy(&out.stderr));
         let mut all = vec![
@@ -36,7 +41,7 @@ impl Herald {
         all.extend_from_slice(env);
         let web = Running::start("herald-web", &[], &all);
         let address = web.address().await;
-        Some(Herald { db, web, address, worker: None })
+        Herald { db, web, address, worker: None }
     }
 
     /// The server's warning and error log lines, for failure messages.

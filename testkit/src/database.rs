@@ -69,6 +69,14 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The database at `url` on a server the test started itself (its own Postgres, say), which
+    /// goes away with that server: nothing is dropped here.
+    pub fn on_own_server(backend: Backend, url: &str) -> TestDb {
+        TestDb { backend, url: url.to_owned(), name: String::new(), file: None }
+    }
+}
+
 /// One row of `SELECT COUNT(*) AS n`.
 #[derive(diesel::QueryableByName)]
 struct Count {
@@ -182,6 +190,9 @@ impl Drop for TestDb {
                 let _ = std::fs::remove_dir_all(dir);
             }
             return;
+        }
+        if self.name.is_empty() {
+            return; // on a server of the test's own
         }
         // Drop runs outside any async context we can rely on, so use a small runtime of its own.
         let (backend, sql) = (self.backend, format!("DROP DATABASE IF EXISTS {}", self.name));

@@ -2,6 +2,7 @@
 //! test gets its own database on each backend, and tests talk to the processes over real HTTP.
 
 mod api;
+mod crashable;
 mod database;
 mod process;
 mod proxy;
@@ -9,6 +10,7 @@ mod receiver;
 mod tls_peers;
 
 pub use api::{Client, Herald};
+pub use crashable::CrashablePostgres;
 pub use database::{HeldLock, TestDb, backends};
 pub use herald::db::Backend;
 pub use process::{Running, TEST_SECRETS_KEYS, bin, get_json, poll_status, run_admin};

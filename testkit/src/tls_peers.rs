@@ -9,10 +9,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a server may take to start.
-const START: Duration = Duration::from_secs(60);
+pub(crate) const START: Duration = Duration::from_secs(60);
 
 /// Missing in CI is a failure; elsewhere the caller skips.
-fn required(what: &str, found: bool) -> bool {
+pub(crate) fn required(what: &str, found: bool) -> bool {
     if !found {
         assert!(!in_ci(), "{what} is required in CI");
         eprintln!("SKIP: {what} not installed; CI=true makes this a failure");
@@ -20,7 +20,7 @@ fn required(what: &str, found: bool) -> bool {
     found
 }
 
-fn run(command: &mut Command) {
+pub(crate) fn run(command: &mut Command) {
     let out = command.output().unwrap_or_else(|e| panic!("{command:?}: {e}"));
     assert!(
         out.status.success(),
@@ -31,7 +31,7 @@ fn run(command: &mut Command) {
 }
 
 /// Waits until something accepts connections on `port`; panics with `log`'s text if not.
-fn wait_for_port(port: u16, log: &Path) {
+pub(crate) fn wait_for_port(port: u16, log: &Path) {
     let deadline = Instant::now() + START;
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "no server on {port}: {}", std::fs::read_to_string(log).unwrap_or_default());
@@ -61,7 +61,7 @@ impl Drop for Server {
 }
 
 /// Starts `command` in its own process group, logging to `dir/server.log`.
-fn spawn(mut command: Command, dir: &Path) -> Child {
+pub(crate) fn spawn(mut command: Command, dir: &Path) -> Child {
     use std::os::unix::process::CommandExt;
     let log = std::fs::File::create(dir.join("server.log")).expect("server log");
     command
@@ -91,7 +91,7 @@ pub struct TlsPostgres {
     _server: Server,
 }
 
-fn postgres_bin() -> Option<PathBuf> {
+pub(crate) fn postgres_bin() -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path().join("bin")))

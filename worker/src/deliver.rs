@@ -13,9 +13,10 @@ use herald::db::endpoint::EndpointRow;
 use herald::db::message::MessageRow;
 use herald::db::rate::take_slot;
 use herald::db::work::Finish;
+use herald::metrics::Point;
 use herald::model::ids::AttemptId;
 use herald::model::secret;
-use herald::model::status::{DeliveryStatus, MessageStatus};
+use herald::model::status::{DeliveryStatus, MessageStatus, TriggerType};
 use herald::signing::{HeaderStyle, signature_header};
 use herald::telemetry::attribute;
 use slog::info;
@@ -273,7 +274,15 @@ pub async fn deliver(
     let span = attempt_span(context, message, &endpoint, attempts);
     let send_traceparent = context.config.with(|c| c.tracing.send_traceparent);
     let traceparent = span.as_ref().filter(|_| send_traceparent).and_then(herald::telemetry::traceparent);
+    // Timed for the first attempt of a published message only: where its latency goes.
+    let first = held.attempt_count == 0 && held.trigger_kind == TriggerType::Scheduled;
+    if first {
+        context.metrics.reached(Point::Sending, message.created_at);
+    }
     let outcome = attempt(context, egress, &message.id, payload, &endpoint, traceparent.as_deref()).await;
+    if first {
+        context.metrics.reached(Point::Answered, message.created_at);
+    }
     if let Some(span) = &span {
         use opentelemetry::trace::{Status, TraceContextExt};
         let span = span.span();

@@ -11,6 +11,7 @@ use herald::db::json_text::{CorruptJson, Names};
 use herald::db::message::{MessageRow, messages_by_ids};
 use herald::db::work::undispatched_messages;
 use herald::db::{DbError, JsonText};
+use herald::metrics::Point;
 use herald::model::ids::{DeliveryId, MessageId};
 use herald::model::status::{DeliveryStatus, TriggerType};
 use slog::error;
@@ -102,6 +103,9 @@ async fn fan_out(
         return Ok(FannedOut::default());
     }
     let messages_done = messages.len();
+    for message in &messages {
+        context.metrics.reached(Point::Picked, message.created_at);
+    }
     let mut apps: Vec<&str> = messages.iter().map(|m| m.app_id.as_str()).collect();
     apps.sort_unstable();
     apps.dedup();
@@ -157,6 +161,9 @@ async fn fan_out(
     // The deliveries and the messages' dispatched mark commit together.
     let ids: Vec<MessageId> = messages.iter().map(|m| m.id.clone()).collect();
     let created = herald::db::work::fan_out(&context.db, &rows, &ids, now).await?;
+    for message in &messages {
+        context.metrics.reached(Point::FannedOut, message.created_at);
+    }
     let held: Vec<DeliveryRow> = created.into_iter().filter(|d| d.status == DeliveryStatus::Sending).collect();
     let messages: Messages = messages.into_iter().map(|m| (m.id.clone(), Arc::new(m))).collect();
     let endpoints: Endpoints = endpoints.into_iter().map(|e| (e.id.clone(), Arc::new(e))).collect();

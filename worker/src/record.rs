@@ -12,8 +12,9 @@ use herald::db::endpoint::{record_failure, record_success};
 use herald::db::message::MessageRow;
 use herald::db::operational::{Noticed, app_uids};
 use herald::db::work::record_batch;
+use herald::metrics::Point;
 use herald::model::ids::{AppId, DeliveryId};
-use herald::model::status::DeliveryStatus;
+use herald::model::status::{DeliveryStatus, TriggerType};
 use herald::operational::{AttemptRef, LastAttempt, Notice, Outcome};
 use slog::{debug, error, info, warn};
 use std::collections::{HashMap, HashSet};
@@ -111,6 +112,11 @@ async fn store(context: &Context, owner: &str, batch: &[Recorded], wake: &Notify
         };
         match stored {
             Ok(stored) => {
+                for first in batch.iter().filter(|r| r.done.finish.attempt_count == 1) {
+                    if first.done.attempt.as_ref().is_some_and(|a| a.trigger_type == TriggerType::Scheduled) {
+                        context.metrics.reached(Point::Recorded, first.message.created_at);
+                    }
+                }
                 announce(context, &stored.noticed, wake);
                 return true;
             }

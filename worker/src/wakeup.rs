@@ -1,7 +1,8 @@
 //! Wake-ups, so an idle worker starts new work at once instead of at its next poll. On Postgres a
 //! connection of its own LISTENs on `herald_work` (announced by web for new messages, by
 //! triggers for new and reset deliveries). On SQLite, every process shares one file on this
-//! machine: a change to its write-ahead log means another process wrote, so the worker watches it.
+//! machine: the worker watches the wake file web writes after each commit, and the write-ahead
+//! log (a change there means another process wrote).
 //! Polling stays as the fallback: a lost wake-up only costs latency, never work.
 
 use diesel_async::RunQueryDsl;
@@ -47,13 +48,15 @@ pub async fn listen(url: String, wake: Arc<Notify>, log: Logger) {
 /// Watches the SQLite database's write-ahead log; returns the watcher, which must be kept alive.
 pub fn watch_sqlite(database_path: &str, wake: Arc<Notify>, log: &Logger) -> Option<notify::RecommendedWatcher> {
     use notify::{EventKind, RecursiveMode, Watcher};
-    // SQLite names the log after the database with `-wal` appended.
+    // SQLite names the log after the database with `-wal` appended; web announces its commits
+    // in the wake file.
     let wal = std::path::PathBuf::from(format!("{database_path}-wal"));
-    let name = wal.file_name().map(|n| n.to_owned());
+    let wake_file = std::path::PathBuf::from(herald::db::notify::sqlite_wake_path(database_path));
+    let names = [wal.file_name().map(|n| n.to_owned()), wake_file.file_name().map(|n| n.to_owned())];
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         let Ok(event) = event else { return };
         let written = matches!(event.kind, EventKind::Modify(_) | EventKind::Create(_));
-        if written && event.paths.iter().any(|p| p.file_name() == name.as_deref()) {
+        if written && event.paths.iter().any(|p| names.iter().any(|n| p.file_name() == n.as_deref())) {
             wake.notify_one();
         }
     })

@@ -275,8 +275,35 @@ impl MysqlConnector {
 /// SQLite: wait for locks instead of failing (set before WAL, or start-up races into "database is
 /// locked"), WAL so readers never block the writer, enforced foreign keys, and a write-ahead log
 /// cut back to 4 MiB whenever a checkpoint resets it (else it keeps its largest size for good).
-pub const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-     PRAGMA journal_size_limit = 4194304;";
+/// Durable commits sync the log on each commit (`FULL`); relaxed ones leave that to checkpoints
+/// (`NORMAL`: a process crash loses nothing, a power loss the last commits).
+pub const fn sqlite_pragmas(commits: Commits) -> &'static str {
+    match commits {
+        Commits::Durable => {
+            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+             PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 4194304;"
+        }
+        Commits::Relaxed => {
+            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+             PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 4194304;"
+        }
+    }
+}
+
+/// Whether a process's commits wait until they are on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commits {
+    /// Each commit is on disk when it returns: web and admin, whose writes are acknowledged to a
+    /// caller (a published message above all).
+    Durable,
+    /// A commit may return before its log reaches the disk (Postgres `synchronous_commit = off`,
+    /// SQLite `synchronous = NORMAL`): the worker, all of whose writes (fan-outs, leases,
+    /// outcomes, the operational events stored with them) can be derived again from committed
+    /// messages. A database crash loses at most its last fraction of a second of them, which
+    /// means a delivery made again: what at-least-once allows. MySQL has no per-session setting;
+    /// there the server's `innodb_flush_log_at_trx_commit` decides for every process alike.
+    Relaxed,
+}
 
 /// How a pool opens a connection.
 type Connect<C> = Arc<dyn Fn() -> BoxFuture<'static, diesel::ConnectionResult<C>> + Send + Sync>;
@@ -320,8 +347,9 @@ where
         .map_err(|e| DbError::Pool(e.to_string()))
 }
 
-/// Builds the pool for the backend the URL names. Nothing connects here.
-pub(super) fn build_pool(config: &config::Database, max_size: usize) -> Result<Database, DbError> {
+/// Builds the pool for the backend the URL names, its connections committing as `commits`
+/// says. Nothing connects here.
+pub(super) fn build_pool(config: &config::Database, max_size: usize, commits: Commits) -> Result<Database, DbError> {
     let url = config.url.clone();
     let timeout = config.pool.connect_timeout;
     Ok(match backend_of(&url)? {
@@ -329,7 +357,17 @@ pub(super) fn build_pool(config: &config::Database, max_size: usize) -> Result<D
             let connector = Arc::new(PgConnector::new(&url)?);
             let connect: Connect<AsyncPgConnection> = Arc::new(move || {
                 let connector = connector.clone();
-                async move { connector.connect().await }.boxed()
+                async move {
+                    let mut conn = connector.connect().await?;
+                    if commits == Commits::Relaxed {
+                        use diesel_async::SimpleAsyncConnection;
+                        conn.batch_execute("SET synchronous_commit = off")
+                            .await
+                            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+                    }
+                    Ok(conn)
+                }
+                .boxed()
             });
             Database::Postgres(pool(manager(url, timeout, connect), config, max_size)?)
         }
@@ -342,8 +380,11 @@ pub(super) fn build_pool(config: &config::Database, max_size: usize) -> Result<D
             Database::Mysql(pool(manager(url, timeout, connect), config, max_size)?)
         }
         Backend::Sqlite => {
-            let manager =
-                super::SqliteManager { path: sqlite_path(&url), pragmas: SQLITE_PRAGMAS, connect_timeout: timeout };
+            let manager = super::SqliteManager {
+                path: sqlite_path(&url),
+                pragmas: sqlite_pragmas(commits),
+                connect_timeout: timeout,
+            };
             let pool = deadpool::managed::Pool::builder(manager)
                 .max_size(max_size.max(1))
                 .wait_timeout(Some(config.pool.acquire_timeout))

@@ -27,7 +27,9 @@ pub mod token;
 pub mod walk;
 pub mod work;
 
-pub use connect::{Backend, DbError, backend_of, connection_lost, postgres_connection, redact_url, sqlite_path};
+pub use connect::{
+    Backend, Commits, DbError, backend_of, connection_lost, postgres_connection, redact_url, sqlite_path,
+};
 pub use json_text::JsonText;
 pub use sqlite::{SqliteAsync, SqliteManager};
 
@@ -96,14 +98,20 @@ macro_rules! with_conn_retrying {
 }
 
 impl Database {
-    /// Builds the pool for `config`; no connection is opened until one is needed.
+    /// Builds the pool for `config`, with durable commits; no connection is opened until one is
+    /// needed.
     pub fn connect_lazy(config: &config::Database) -> Result<Self, DbError> {
-        connect::build_pool(config, config.pool.max_size)
+        connect::build_pool(config, config.pool.max_size, Commits::Durable)
+    }
+
+    /// Like [`Database::connect_lazy`], committing as `commits` says.
+    pub fn connect_lazy_committing(config: &config::Database, commits: Commits) -> Result<Self, DbError> {
+        connect::build_pool(config, config.pool.max_size, commits)
     }
 
     /// Like [`Database::connect_lazy`] with an explicit pool size.
     pub fn connect_lazy_sized(config: &config::Database, max_size: usize) -> Result<Self, DbError> {
-        connect::build_pool(config, max_size)
+        connect::build_pool(config, max_size, Commits::Durable)
     }
 
     /// Which backend this is.

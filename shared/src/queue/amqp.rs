@@ -5,6 +5,9 @@
 use crate::backoff::Backoff;
 use crate::db::redact_url;
 use crate::metrics::Metrics;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use lapin::PublisherConfirm;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection};
@@ -36,7 +39,7 @@ pub async fn declare(channel: &Channel, queue: &str, quorum: bool) -> Result<(),
     Ok(())
 }
 
-/// Dispatch jobs published per round (their confirms are awaited together).
+/// Dispatch jobs published per round at most (their confirms are awaited together).
 const BATCH: usize = 256;
 /// First and longest wait between publishing rounds while the broker fails.
 const RETRY: (Duration, Duration) = (Duration::from_millis(100), Duration::from_secs(10));
@@ -76,32 +79,90 @@ impl Publisher {
     }
 }
 
-/// Publishes what the buffer holds, a round at a time, until every sender is gone.
+/// Jobs published and not yet confirmed, at most; past it, publishing waits for confirms.
+const UNCONFIRMED: usize = 4096;
+
+/// How publishing stands: the channel, and the backoff while the broker fails.
+struct Publishing {
+    target: Target,
+    open: Option<(Connection, Channel)>,
+    backoff: Backoff,
+    log: Logger,
+    metrics: Arc<Metrics>,
+}
+
+impl Publishing {
+    /// `jobs` jobs were not published, or not confirmed: counted (the sweep fans their messages
+    /// out), the channel dropped, and publishing waits for the backoff's time.
+    async fn failed(&mut self, jobs: usize, error: &PublishError) {
+        self.open = None;
+        self.metrics.dispatch_jobs_skipped.inc_by(jobs as u64);
+        let failed = self.backoff.failed();
+        if failed.first {
+            warn!(self.log, "publishing dispatch jobs failed; backing off (the sweep fans those messages out)";
+                "broker" => redact_url(&self.target.url), "error" => crate::error::chain(error));
+        }
+        tokio::time::sleep(failed.wait).await;
+    }
+
+    fn succeeded(&mut self) {
+        if let Some(recovered) = self.backoff.succeeded() {
+            info!(self.log, "publishing dispatch jobs again"; "failed_rounds" => recovered.failures,
+                "after_ms" => recovered.lasted.as_millis() as u64);
+        }
+    }
+}
+
+/// Publishes what the buffer holds, a round at a time, until every sender is gone. A round's
+/// confirms are awaited beside the rounds after it, never before them: the broker confirms a
+/// persistent job once it is on its disk, and a job published meanwhile must not wait for that
+/// (it would wait a disk write for every job ahead of it at a steady rate).
 async fn publish_all(target: Target, mut pending: mpsc::Receiver<String>, log: Logger, metrics: Arc<Metrics>) {
-    let mut open: Option<(Connection, Channel)> = None;
-    let mut backoff = Backoff::new(RETRY.0, RETRY.1);
+    let mut state = Publishing { target, open: None, backoff: Backoff::new(RETRY.0, RETRY.1), log, metrics };
     let mut round = Vec::with_capacity(BATCH);
-    while pending.recv_many(&mut round, BATCH).await > 0 {
-        match publish_round(&target, &mut open, &round).await {
-            Ok(()) => {
-                if let Some(recovered) = backoff.succeeded() {
-                    info!(log, "publishing dispatch jobs again"; "failed_rounds" => recovered.failures,
-                        "after_ms" => recovered.lasted.as_millis() as u64);
+    let mut confirming = FuturesUnordered::new();
+    let mut unconfirmed = 0;
+    loop {
+        tokio::select! {
+            Some((jobs, confirmed)) = confirming.next(), if !confirming.is_empty() => {
+                unconfirmed -= jobs;
+                match confirmed {
+                    Ok(()) => state.succeeded(),
+                    Err(e) => state.failed(jobs, &e).await,
                 }
             }
-            Err(e) => {
-                open = None;
-                metrics.dispatch_jobs_skipped.inc_by(round.len() as u64);
-                let failed = backoff.failed();
-                if failed.first {
-                    warn!(log, "publishing dispatch jobs failed; backing off (the sweep fans those messages out)";
-                        "broker" => redact_url(&target.url), "error" => crate::error::chain(&e));
+            received = pending.recv_many(&mut round, BATCH), if unconfirmed < UNCONFIRMED => {
+                if received == 0 {
+                    break;
                 }
-                tokio::time::sleep(failed.wait).await;
+                match publish_round(&state.target, &mut state.open, &round).await {
+                    Ok(confirms) => {
+                        unconfirmed += round.len();
+                        confirming.push(confirmed(round.len(), confirms));
+                    }
+                    Err(e) => state.failed(round.len(), &e).await,
+                }
+                round.clear();
             }
         }
-        round.clear();
     }
+    while let Some((jobs, confirmed)) = confirming.next().await {
+        if let Err(e) = confirmed {
+            state.failed(jobs, &e).await;
+        }
+    }
+}
+
+/// Waits for a round's `jobs` confirms; the round and whether the broker took all of it.
+async fn confirmed(jobs: usize, confirms: Vec<PublisherConfirm>) -> (usize, Result<(), PublishError>) {
+    for confirm in confirms {
+        match confirm.await {
+            Ok(confirmation) if confirmation.is_nack() => return (jobs, Err(PublishError::Refused)),
+            Ok(_) => {}
+            Err(e) => return (jobs, Err(PublishError::Publish(e))),
+        }
+    }
+    (jobs, Ok(()))
 }
 
 /// Why a round of dispatch jobs was not published.
@@ -118,13 +179,13 @@ enum PublishError {
     Refused,
 }
 
-/// Publishes one round of jobs on the open channel (opening one first if needed) and waits for
-/// the broker to confirm them all.
+/// Publishes one round of jobs on the open channel (opening one first if needed); returns their
+/// confirms, to await.
 async fn publish_round(
     target: &Target,
     open: &mut Option<(Connection, Channel)>,
     ids: &[String],
-) -> Result<(), PublishError> {
+) -> Result<Vec<PublisherConfirm>, PublishError> {
     let usable = open.as_ref().filter(|(c, ch)| c.status().connected() && ch.status().connected());
     let channel = match usable {
         Some((_, channel)) => channel.clone(),
@@ -147,10 +208,5 @@ async fn publish_round(
         );
         confirms.push(publish.await.map_err(PublishError::Publish)?);
     }
-    for confirm in confirms {
-        if confirm.await.map_err(PublishError::Publish)?.is_nack() {
-            return Err(PublishError::Refused);
-        }
-    }
-    Ok(())
+    Ok(confirms)
 }

@@ -81,10 +81,26 @@ fn lapin_tls(tls: &ClientTls) -> Result<OwnedTLSConfig, ClientTlsError> {
     Ok(OwnedTLSConfig { identity, cert_chain: Some(pem(&trusted)) })
 }
 
+/// The largest frame Herald asks the broker for, unless the URL names a `frame_max` itself.
+/// lapin keeps 32 frames of the size agreed for reading and as many for writing on every
+/// connection: at RabbitMQ's default of 128 KiB that is 8 MiB a connection, for dispatch jobs of
+/// a few dozen bytes (a larger body is simply sent in more frames).
+const FRAME_MAX: u32 = 8192;
+
+/// `url` asking for [`FRAME_MAX`] when it names no `frame_max`.
+fn with_frame_max(url: &str) -> String {
+    if !take(url, &["frame_max"]).1.is_empty() {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}frame_max={FRAME_MAX}")
+}
+
 /// Connects to the broker at `url`.
 pub async fn connect(url: &str) -> Result<Connection, lapin::Error> {
     let invalid = |e: String| lapin::Error::from(std::io::Error::new(std::io::ErrorKind::InvalidInput, e));
-    let target = target(url).map_err(|e| invalid(format!("queue.url: {e}")))?;
+    let mut target = target(url).map_err(|e| invalid(format!("queue.url: {e}")))?;
+    target.url = with_frame_max(&target.url);
     let Some(tls) = target.tls else {
         return Connection::connect(&target.url, ConnectionProperties::default()).await;
     };
@@ -98,4 +114,16 @@ pub async fn connect(url: &str) -> Result<Connection, lapin::Error> {
         .with_tls_config(config)
         .connect()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_frames_are_asked_for_unless_the_url_says() {
+        assert_eq!(with_frame_max("amqp://h/%2f"), "amqp://h/%2f?frame_max=8192");
+        assert_eq!(with_frame_max("amqp://h/%2f?heartbeat=10"), "amqp://h/%2f?heartbeat=10&frame_max=8192");
+        assert_eq!(with_frame_max("amqp://h/%2f?frame_max=65536"), "amqp://h/%2f?frame_max=65536");
+    }
 }

@@ -18,6 +18,7 @@ use herald::db::message::{
     MessageFilter, MessageRow, expunge_payload, find_message, insert_message, insert_message_for_app, list_messages,
 };
 use herald::db::page::Order;
+use herald::metrics::Point;
 use herald::model::ids::{AppId, IdOrUid, MessageId};
 use herald::telemetry::{self, attribute};
 use opentelemetry::KeyValue;
@@ -211,6 +212,7 @@ async fn create(
         };
         publish.span().set_attribute(KeyValue::new(app.0, app.1));
     }
+    context.metrics.reached(Point::Stored, row.created_at);
     context.announce(&row.id);
     let completed = keyed.is_some();
     let mut response = HttpResponse::Accepted().content_type("application/json").body(answer);

@@ -92,6 +92,26 @@ on_every_backend! {
         assert!(text.contains("herald_delivery_attempts_total{outcome=\"success\"} 5"), "{name}: {text}");
         assert!(text.contains("herald_delivery_attempt_duration_seconds_count 5"), "{name}: {text}");
         assert!(text.contains("herald_deliveries_due"), "{name}: {text}");
+        // Where each first attempt's time went: every point of its way is timed once.
+        let recorded = "herald_message_progress_seconds_count{point=\"recorded\"} 5";
+        let text = testkit::eventually(
+            LONG,
+            || async { testkit::http().get(&metrics_url).send().await.expect("metrics").text().await.expect("text") },
+            |text| text.contains(recorded),
+        )
+        .await;
+        for point in ["sending", "answered", "recorded"] {
+            let line = format!("herald_message_progress_seconds_count{{point=\"{point}\"}} 5");
+            assert!(text.contains(&line), "{name}: {line} in {text}");
+        }
+        // Six messages were picked and fanned out (one matched no endpoint).
+        for point in ["picked", "fanned_out"] {
+            let line = format!("herald_message_progress_seconds_count{{point=\"{point}\"}} 6");
+            assert!(text.contains(&line), "{name}: {line} in {text}");
+        }
+        let web = testkit::http().get(format!("http://{}/metrics", herald.address)).send().await.expect("metrics");
+        let web = web.text().await.expect("text");
+        assert!(web.contains("herald_message_progress_seconds_count{point=\"stored\"} 6"), "{name}: {web}");
     }
 }
 

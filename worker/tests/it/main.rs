@@ -5,6 +5,7 @@
 mod amqp;
 mod chaos;
 mod concurrency;
+mod crash;
 mod delivery;
 mod egress;
 mod faults;

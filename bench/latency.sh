@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Latency at a steady, moderate rate: publish → receiver for SQLite and Postgres on the database
+# queue and Postgres with RabbitMQ, one endpoint, a receiver that answers 200 at once (run by
+# herald-bench), `rate` messages/s for `seconds`. Prints p50/p90/p99 per setup and where the time
+# goes (herald_message_progress_seconds from web's and the worker's /metrics, before and after).
+#   bench/latency.sh [rate] [seconds]     (needs: cargo build --release --workspace --bins)
+#   BENCH_BACKENDS='postgres' …           (setups to run; default: sqlite postgres postgres+rabbitmq)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+rate=${1:-200}
+seconds=${2:-30}
+pg=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
+amqp=${BENCH_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+backends=${BENCH_BACKENDS:-sqlite postgres postgres+rabbitmq}
+target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+bin=${BENCH_BIN_DIR:-$target/release}
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS herald_latency_$$" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+export HERALD_SECRETS_KEYS='["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="]'
+export HERALD_LOG_LEVEL=warn HERALD_DELIVERY_ALLOWED_CIDRS='["127.0.0.0/8"]' HERALD_WORKER_CONCURRENCY=64
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+scrape() { curl -sf "http://127.0.0.1:$web_port/metrics"; curl -sf "http://127.0.0.1:$worker_port/metrics"; }
+
+for backend in $backends; do
+  unset HERALD_QUEUE_URL HERALD_QUEUE_NAME
+  if [ "$backend" = sqlite ]; then
+    rm -f "$work"/latency.db*
+    export HERALD_DATABASE_URL="sqlite://$work/latency.db"
+  else
+    psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS herald_latency_$$" -c "CREATE DATABASE herald_latency_$$"
+    export HERALD_DATABASE_URL="$pg/herald_latency_$$${BENCH_POSTGRES_PARAMS:-}"
+  fi
+  if [ "$backend" = postgres+rabbitmq ]; then
+    export HERALD_QUEUE_URL="$amqp" HERALD_QUEUE_NAME="herald.latency.$$"
+  fi
+  "$bin/herald-admin" migrate up >/dev/null 2>&1
+  token=$("$bin/herald-admin" token create --org bench 2>/dev/null)
+  web_port=$(free_port) worker_port=$(free_port)
+  "$bin/herald-web" --host 127.0.0.1 --port "$web_port" >/dev/null & pids+=($!)
+  "$bin/herald-worker" --host 127.0.0.1 --port "$worker_port" >/dev/null & pids+=($!)
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$web_port/health/ready" >/dev/null && break; sleep 0.1; done
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$worker_port/health/ready" >/dev/null && break; sleep 0.1; done
+  # A short warm-up (connections opened, statements prepared), not counted.
+  "$bin/herald-bench" e2e --url "http://127.0.0.1:$web_port" --token "$token" --endpoints 1 --messages 200 --rate "$rate" >/dev/null
+  scrape > "$work/before"
+  echo
+  echo "### $backend, $rate msg/s for $seconds s"
+  echo
+  echo "| run | throughput | p50 | p90 | p99 | notes |"
+  echo "|---|---|---|---|---|---|"
+  "$bin/herald-bench" e2e --url "http://127.0.0.1:$web_port" --token "$token" --endpoints 1 \
+    --messages $((rate * seconds)) --rate "$rate"
+  sleep 1 # the last outcomes stored
+  scrape > "$work/after"
+  echo
+  python3 "$root/bench/stages.py" "$work/before" "$work/after"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+done
