@@ -12,21 +12,11 @@ seconds=${2:-30}
 pg=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
 amqp=${BENCH_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 backends=${BENCH_BACKENDS:-sqlite postgres postgres+rabbitmq}
-target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-bin=${BENCH_BIN_DIR:-$target/release}
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS herald_latency_$$" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export HERALD_SECRETS_KEYS='["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="]'
+db=herald_latency_$$
+# shellcheck source=bench/setup.sh
+. "$root/bench/setup.sh"
 export HERALD_LOG_LEVEL=warn HERALD_DELIVERY_ALLOWED_CIDRS='["127.0.0.0/8"]' HERALD_WORKER_CONCURRENCY=64
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 scrape() { curl -sf "http://127.0.0.1:$web_port/metrics"; curl -sf "http://127.0.0.1:$worker_port/metrics"; }
 
 for backend in $backends; do
@@ -35,8 +25,8 @@ for backend in $backends; do
     rm -f "$work"/latency.db*
     export HERALD_DATABASE_URL="sqlite://$work/latency.db"
   else
-    psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS herald_latency_$$" -c "CREATE DATABASE herald_latency_$$"
-    export HERALD_DATABASE_URL="$pg/herald_latency_$$${BENCH_POSTGRES_PARAMS:-}"
+    psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
+    export HERALD_DATABASE_URL="$pg/$db${BENCH_POSTGRES_PARAMS:-}"
   fi
   if [ "$backend" = postgres+rabbitmq ]; then
     export HERALD_QUEUE_URL="$amqp" HERALD_QUEUE_NAME="herald.latency.$$"

@@ -11,23 +11,12 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 minutes=${1:-30}
 rate=${2:-100}
 pg=${BENCH_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
-target=$(cd "$root" && cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-bin=${BENCH_BIN_DIR:-$target/release}
-work=$(mktemp -d)
 db=herald_soak_$$
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export HERALD_SECRETS_KEYS='["BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc="]'
+# shellcheck source=bench/setup.sh
+. "$root/bench/setup.sh"
 export HERALD_LOG_LEVEL=warn HERALD_DELIVERY_ALLOWED_CIDRS='["127.0.0.0/8"]'
 export HERALD_RETENTION_MESSAGES=5m HERALD_RETENTION_EXHAUSTED_DELIVERIES=2m HERALD_RETENTION_RESPONSE_BODIES=2m
 export HERALD_RETENTION_PRUNE_INTERVAL=30s HERALD_DELIVERY_RETRY_SCHEDULE='["1s", "5s", "30s"]'
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
 export HERALD_DATABASE_URL="$pg/$db"

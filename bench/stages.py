@@ -12,7 +12,7 @@ import sys
 ORDER = ["stored", "picked", "fanned_out", "sending", "answered", "recorded"]
 WHAT = {
     "stored": "web: insert committed",
-    "picked": "worker: read by a fan-out (woken by NOTIFY, the WAL watcher or a dispatch job)",
+    "picked": "worker: read by a fan-out (woken by NOTIFY, the wake file or a dispatch job)",
     "fanned_out": "worker: deliveries committed",
     "sending": "worker: first attempt about to be sent",
     "answered": "worker: receiver answered",

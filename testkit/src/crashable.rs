@@ -4,7 +4,7 @@
 //! the next start recovers from the log on disk. Database `herald`, trusted on 127.0.0.1.
 
 use crate::free_port;
-use crate::tls_peers::{START, postgres_bin, required, run, spawn, wait_for_port};
+use crate::tls_peers::{as_postgres, postgres_bin, psql_until_done, required, run, spawn, wait_for_port};
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -31,29 +31,7 @@ impl CrashablePostgres {
         let mut server = CrashablePostgres { port: free_port(), bin: bin?, dir, server: None };
         run(server.as_postgres("initdb").args(["-A", "trust", "-U", "postgres", "-D"]).arg(server.data()));
         server.boot();
-        let ready = Instant::now() + START;
-        loop {
-            let out = Command::new("psql")
-                .arg("-h")
-                .arg(&server.dir)
-                .args([
-                    "-p",
-                    &server.port.to_string(),
-                    "-U",
-                    "postgres",
-                    "-d",
-                    "postgres",
-                    "-c",
-                    "CREATE DATABASE herald",
-                ])
-                .output()
-                .expect("psql");
-            if out.status.success() {
-                break;
-            }
-            assert!(Instant::now() < ready, "set-up failed: {}", String::from_utf8_lossy(&out.stderr));
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        psql_until_done(&server.dir, server.port, &["CREATE DATABASE herald"]);
         Some(server)
     }
 
@@ -67,9 +45,7 @@ impl CrashablePostgres {
     }
 
     fn as_postgres(&self, program: &str) -> Command {
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(self.bin.join(program));
-        command
+        as_postgres(&self.bin, program)
     }
 
     /// Starts the server on its data and port (durable settings: fsync and synchronous commits

@@ -91,6 +91,34 @@ pub struct TlsPostgres {
     _server: Server,
 }
 
+/// `program` of PostgreSQL's `bin` directory, to run as the `postgres` user (PostgreSQL refuses
+/// to run as root).
+pub(crate) fn as_postgres(bin: &Path, program: &str) -> Command {
+    let mut command = Command::new("runuser");
+    command.args(["-u", "postgres", "--"]).arg(bin.join(program));
+    command
+}
+
+/// Runs `commands` (each its own `-c`, so each its own transaction) as `postgres` over the Unix
+/// socket in `socket_dir`, trying again until the server has started and takes them.
+pub(crate) fn psql_until_done(socket_dir: &Path, port: u16, commands: &[&str]) {
+    let ready = Instant::now() + START;
+    loop {
+        let mut psql = Command::new("psql");
+        psql.arg("-h").arg(socket_dir);
+        psql.args(["-p", &port.to_string(), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"]);
+        for command in commands {
+            psql.args(["-c", command]);
+        }
+        let out = psql.output().expect("psql");
+        if out.status.success() {
+            return;
+        }
+        assert!(Instant::now() < ready, "set-up failed: {}", String::from_utf8_lossy(&out.stderr));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 pub(crate) fn postgres_bin() -> Option<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
@@ -116,11 +144,7 @@ impl TlsPostgres {
         run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir));
         run(Command::new("chmod").arg("600").arg(&key));
         let data = dir.join("data");
-        let as_postgres = |program: &str| {
-            let mut command = Command::new("runuser");
-            command.args(["-u", "postgres", "--"]).arg(bin.join(program));
-            command
-        };
+        let as_postgres = |program: &str| as_postgres(&bin, program);
         run(as_postgres("initdb").args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"]).arg(&data));
         let hba = "local all all trust\nhostnossl all all 127.0.0.1/32 reject\n\
                    hostssl all certuser 127.0.0.1/32 cert\nhostssl all all 127.0.0.1/32 trust\n";
@@ -137,21 +161,7 @@ impl TlsPostgres {
         // Over the Unix socket (trusted): the role and the database.
         // Two commands: CREATE DATABASE cannot run in the transaction one `-c` makes.
         let (role, database) = ("CREATE ROLE certuser LOGIN SUPERUSER", "CREATE DATABASE herald");
-        let ready = Instant::now() + START;
-        loop {
-            let out = Command::new("psql")
-                .args(["-h"])
-                .arg(&dir)
-                .args(["-p", &port.to_string(), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1"])
-                .args(["-c", role, "-c", database])
-                .output()
-                .expect("psql");
-            if out.status.success() {
-                break;
-            }
-            assert!(Instant::now() < ready, "set-up failed: {}", String::from_utf8_lossy(&out.stderr));
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        psql_until_done(&dir, port, &[role, database]);
         Some(TlsPostgres { port, _server: server })
     }
 }
