@@ -17,29 +17,13 @@ db=herald_e2e_$$
 # shellcheck source=bench/tracing.sh
 . "$root/bench/tracing.sh"
 start_collector
-[ -n "${collector:-}" ] && pids+=("$collector")
 export HERALD_LOG_LEVEL=warn HERALD_DELIVERY_ALLOWED_CIDRS='["127.0.0.0/8"]' HERALD_WORKER_CONCURRENCY=64
 
 
 echo "| backend | run | throughput | p50 | p90 | p99 | notes |"
 echo "|---|---|---|---|---|---|---|"
 for backend in $backends; do
-  unset HERALD_QUEUE_URL HERALD_QUEUE_NAME
-  if [ "$backend" = sqlite ]; then
-    export HERALD_DATABASE_URL="sqlite://$work/e2e.db"
-  else
-    psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-    export HERALD_DATABASE_URL="$pg/$db${BENCH_POSTGRES_PARAMS:-}"
-  fi
-  if [ "$backend" = postgres+rabbitmq ]; then
-    export HERALD_QUEUE_URL="$amqp" HERALD_QUEUE_NAME="herald.bench.$$"
-  fi
-  "$bin/herald-admin" migrate up >/dev/null 2>&1
-  token=$("$bin/herald-admin" token create --org bench 2>/dev/null)
-  web_port=$(free_port)
-  "$bin/herald-web" --host 127.0.0.1 --port "$web_port" >/dev/null & pids+=($!)
-  "$bin/herald-worker" --host 127.0.0.1 --port "$(free_port)" >/dev/null & pids+=($!)
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$web_port/health/ready" >/dev/null && break; sleep 0.1; done
+  start_formation "$backend"
   # The steady rate first, before a burst leaves the database with a backlog to vacuum.
   for run in "1 200" "1 0" "10 0"; do
     set -- $run
@@ -47,7 +31,5 @@ for backend in $backends; do
     "$bin/herald-bench" e2e --url "http://127.0.0.1:$web_port" --token "$token" \
       --endpoints "$1" --messages "$( [ "$2" = 0 ] && echo "$messages" || echo 1000 )" --rate "$2"
   done
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  pids=()
+  stop_formation
 done

@@ -20,24 +20,7 @@ export HERALD_LOG_LEVEL=warn HERALD_DELIVERY_ALLOWED_CIDRS='["127.0.0.0/8"]' HER
 scrape() { curl -sf "http://127.0.0.1:$web_port/metrics"; curl -sf "http://127.0.0.1:$worker_port/metrics"; }
 
 for backend in $backends; do
-  unset HERALD_QUEUE_URL HERALD_QUEUE_NAME
-  if [ "$backend" = sqlite ]; then
-    rm -f "$work"/latency.db*
-    export HERALD_DATABASE_URL="sqlite://$work/latency.db"
-  else
-    psql -q "$pg/postgres" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
-    export HERALD_DATABASE_URL="$pg/$db${BENCH_POSTGRES_PARAMS:-}"
-  fi
-  if [ "$backend" = postgres+rabbitmq ]; then
-    export HERALD_QUEUE_URL="$amqp" HERALD_QUEUE_NAME="herald.latency.$$"
-  fi
-  "$bin/herald-admin" migrate up >/dev/null 2>&1
-  token=$("$bin/herald-admin" token create --org bench 2>/dev/null)
-  web_port=$(free_port) worker_port=$(free_port)
-  "$bin/herald-web" --host 127.0.0.1 --port "$web_port" >/dev/null & pids+=($!)
-  "$bin/herald-worker" --host 127.0.0.1 --port "$worker_port" >/dev/null & pids+=($!)
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$web_port/health/ready" >/dev/null && break; sleep 0.1; done
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$worker_port/health/ready" >/dev/null && break; sleep 0.1; done
+  start_formation "$backend"
   # A short warm-up (connections opened, statements prepared), not counted.
   "$bin/herald-bench" e2e --url "http://127.0.0.1:$web_port" --token "$token" --endpoints 1 --messages 200 --rate "$rate" >/dev/null
   scrape > "$work/before"
@@ -52,7 +35,5 @@ for backend in $backends; do
   scrape > "$work/after"
   echo
   python3 "$root/bench/stages.py" "$work/before" "$work/after"
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  pids=()
+  stop_formation
 done

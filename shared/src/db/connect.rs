@@ -278,15 +278,18 @@ impl MysqlConnector {
 /// Durable commits sync the log on each commit (`FULL`); relaxed ones leave that to checkpoints
 /// (`NORMAL`: a process crash loses nothing, a power loss the last commits).
 pub const fn sqlite_pragmas(commits: Commits) -> &'static str {
+    macro_rules! pragmas {
+        ($synchronous:literal) => {
+            concat!(
+                "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = ",
+                $synchronous,
+                "; PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 4194304;"
+            )
+        };
+    }
     match commits {
-        Commits::Durable => {
-            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-             PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 4194304;"
-        }
-        Commits::Relaxed => {
-            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-             PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = 4194304;"
-        }
+        Commits::Durable => pragmas!("FULL"),
+        Commits::Relaxed => pragmas!("NORMAL"),
     }
 }
 

@@ -86,6 +86,10 @@ const UNCONFIRMED: usize = 4096;
 struct Publishing {
     target: Target,
     open: Option<(Connection, Channel)>,
+    /// Counts the channels dropped: a round's confirms that fail on a channel already dropped
+    /// are counted, not backed off for again (at a steady rate thousands of one-job rounds may
+    /// be waiting on one broken channel).
+    channel: u64,
     backoff: Backoff,
     log: Logger,
     metrics: Arc<Metrics>,
@@ -96,6 +100,7 @@ impl Publishing {
     /// out), the channel dropped, and publishing waits for the backoff's time.
     async fn failed(&mut self, jobs: usize, error: &PublishError) {
         self.open = None;
+        self.channel += 1;
         self.metrics.dispatch_jobs_skipped.inc_by(jobs as u64);
         let failed = self.backoff.failed();
         if failed.first {
@@ -103,6 +108,16 @@ impl Publishing {
                 "broker" => redact_url(&self.target.url), "error" => crate::error::chain(error));
         }
         tokio::time::sleep(failed.wait).await;
+    }
+
+    /// A round published on `channel` was not confirmed: the channel's first such failure drops
+    /// it and backs off; the rest are only counted.
+    async fn unconfirmed(&mut self, jobs: usize, channel: u64, error: &PublishError) {
+        if channel == self.channel {
+            self.failed(jobs, error).await;
+        } else {
+            self.metrics.dispatch_jobs_skipped.inc_by(jobs as u64);
+        }
     }
 
     fn succeeded(&mut self) {
@@ -118,17 +133,18 @@ impl Publishing {
 /// persistent job once it is on its disk, and a job published meanwhile must not wait for that
 /// (it would wait a disk write for every job ahead of it at a steady rate).
 async fn publish_all(target: Target, mut pending: mpsc::Receiver<String>, log: Logger, metrics: Arc<Metrics>) {
-    let mut state = Publishing { target, open: None, backoff: Backoff::new(RETRY.0, RETRY.1), log, metrics };
+    let backoff = Backoff::new(RETRY.0, RETRY.1);
+    let mut state = Publishing { target, open: None, channel: 0, backoff, log, metrics };
     let mut round = Vec::with_capacity(BATCH);
     let mut confirming = FuturesUnordered::new();
     let mut unconfirmed = 0;
     loop {
         tokio::select! {
-            Some((jobs, confirmed)) = confirming.next(), if !confirming.is_empty() => {
+            Some((jobs, channel, confirmed)) = confirming.next(), if !confirming.is_empty() => {
                 unconfirmed -= jobs;
                 match confirmed {
                     Ok(()) => state.succeeded(),
-                    Err(e) => state.failed(jobs, &e).await,
+                    Err(e) => state.unconfirmed(jobs, channel, &e).await,
                 }
             }
             received = pending.recv_many(&mut round, BATCH), if unconfirmed < UNCONFIRMED => {
@@ -138,7 +154,7 @@ async fn publish_all(target: Target, mut pending: mpsc::Receiver<String>, log: L
                 match publish_round(&state.target, &mut state.open, &round).await {
                     Ok(confirms) => {
                         unconfirmed += round.len();
-                        confirming.push(confirmed(round.len(), confirms));
+                        confirming.push(confirmed(round.len(), state.channel, confirms));
                     }
                     Err(e) => state.failed(round.len(), &e).await,
                 }
@@ -146,23 +162,28 @@ async fn publish_all(target: Target, mut pending: mpsc::Receiver<String>, log: L
             }
         }
     }
-    while let Some((jobs, confirmed)) = confirming.next().await {
+    while let Some((jobs, channel, confirmed)) = confirming.next().await {
         if let Err(e) = confirmed {
-            state.failed(jobs, &e).await;
+            state.unconfirmed(jobs, channel, &e).await;
         }
     }
 }
 
-/// Waits for a round's `jobs` confirms; the round and whether the broker took all of it.
-async fn confirmed(jobs: usize, confirms: Vec<PublisherConfirm>) -> (usize, Result<(), PublishError>) {
+/// Waits for the confirms of a round of `jobs` published on `channel`; the round, its channel,
+/// and whether the broker took all of it.
+async fn confirmed(
+    jobs: usize,
+    channel: u64,
+    confirms: Vec<PublisherConfirm>,
+) -> (usize, u64, Result<(), PublishError>) {
     for confirm in confirms {
         match confirm.await {
-            Ok(confirmation) if confirmation.is_nack() => return (jobs, Err(PublishError::Refused)),
+            Ok(confirmation) if confirmation.is_nack() => return (jobs, channel, Err(PublishError::Refused)),
             Ok(_) => {}
-            Err(e) => return (jobs, Err(PublishError::Publish(e))),
+            Err(e) => return (jobs, channel, Err(PublishError::Publish(e))),
         }
     }
-    (jobs, Ok(()))
+    (jobs, channel, Ok(()))
 }
 
 /// Why a round of dispatch jobs was not published.

@@ -40,6 +40,12 @@ async function eventually(page, refresh, check, what) {
   }
 }
 
+/** Opens the endpoint whose URL shows `text`, from the endpoint list. */
+async function openEndpoint(page, text) {
+  await page.click("nav button:has-text('Endpoints')");
+  await page.click(`a:has-text('${text}')`);
+}
+
 /** A tab of its own (its own session storage), collecting script errors. */
 async function tab(options = {}) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 900 }, ...options });
@@ -85,8 +91,7 @@ await page.click("button:has-text('Save endpoint')");
 await page.waitForSelector("#status.bad:has-text('not an allowed HTTP header')");
 
 // Editing it: channels, a rate limit; the custom header kept.
-await page.click(`nav button:has-text('Endpoints')`);
-await page.click(`a:has-text('${RECEIVER}/hook')`);
+await openEndpoint(page, `${RECEIVER}/hook`);
 await page.waitForSelector("h2:has-text('Signing secret')");
 assert.equal(await page.inputValue("#endpoint-headers"), "X-Shop: a", "the stored header is shown");
 await page.fill("#endpoint-channels", "eu, us");
@@ -120,8 +125,7 @@ await accessible(page, "endpoint view");
 await shot(page, "endpoint");
 
 // The endpoint that only failed: disabled automatically, its failures at a glance.
-await page.click("nav button:has-text('Endpoints')");
-await page.click("a:has-text('/down')");
+await openEndpoint(page, `/down`);
 await page.waitForSelector("#health-state:has-text('Disabled automatically')");
 await page.waitForSelector("#health-rate:has-text('0 % delivered')");
 assert.ok((await page.locator("table:has(caption:text('Recent failed attempts')) tbody tr").count()) >= 1, "recent failures listed");
@@ -191,8 +195,7 @@ await shot(page, "message");
 
 // Recovering what failed since a time: the failing endpoint, enabled again, gets its refunds
 // again (web/tests/it/portal.rs sees them arrive).
-await page.click("nav button:has-text('Endpoints')");
-await page.click("a:has-text('/down')");
+await openEndpoint(page, `/down`);
 await page.click("button:has-text('Enable')");
 await page.waitForSelector("text=Endpoint enabled.");
 await page.fill("#recover-since", "2020-01-01T00:00");
