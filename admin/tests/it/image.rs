@@ -5,67 +5,14 @@
 //! user, no entrypoint, herald-web by default), and runs it: migrate, web and worker as the
 //! image's user on a mounted volume, one delivery, a graceful stop.
 
+use crate::buildah::{BINARIES, Buildah, CA_BUNDLE};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
-use testkit::{Client, Receiver, Running, TEST_SECRETS_KEYS, static_bins, temp_dir, workspace_root};
-
-const BINARIES: [&str; 3] = ["herald-web", "herald-worker", "herald-admin"];
-const CA_BUNDLE: &str = "etc/ssl/certs/ca-certificates.crt";
+use testkit::{Client, Receiver, Running, TEST_SECRETS_KEYS, static_bins, temp_dir};
 const LONG: Duration = Duration::from_secs(30);
-
-/// buildah, with its storage kept under `dir` (vfs: no overlay mounts needed), so the test
-/// leaves nothing behind.
-struct Buildah {
-    program: PathBuf,
-    storage: Vec<String>,
-}
-
-impl Buildah {
-    /// `None` (a skip) outside CI when buildah is not installed; .ci/run installs it.
-    fn find(dir: &Path) -> Option<Buildah> {
-        let program = PathBuf::from("/usr/bin/buildah");
-        if Command::new(&program).arg("--version").output().is_ok_and(|o| o.status.success()) {
-            let storage = vec![
-                "--storage-driver".to_owned(),
-                "vfs".to_owned(),
-                "--root".to_owned(),
-                dir.join("storage").display().to_string(),
-                "--runroot".to_owned(),
-                dir.join("run").display().to_string(),
-            ];
-            return Some(Buildah { program, storage });
-        }
-        assert!(!testkit::in_ci(), "CI needs buildah (.ci/run installs it) to build the image");
-        eprintln!("SKIP: buildah is not installed (apt-get install buildah)");
-        None
-    }
-
-    fn args<'a>(&'a self, args: &[&'a str]) -> Vec<&'a str> {
-        self.storage.iter().map(String::as_str).chain(args.iter().copied()).collect()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        let out = Command::new(&self.program).args(self.args(args)).output().expect("run buildah");
-        assert!(out.status.success(), "buildah {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        out
-    }
-
-    /// `buildah run` in the working container `container` with the image's own user, on the
-    /// host network, `data` mounted at /data.
-    fn run_in<'a>(&self, container: &'a str, data: &'a str, env: &'a [String], command: &[&'a str]) -> Vec<&'a str> {
-        let mut args = vec!["run", "--isolation", "chroot", "--network", "host", "--volume", data];
-        for pair in env {
-            args.extend(["--env", pair.as_str()]);
-        }
-        args.push(container);
-        args.push("--");
-        args.extend(command);
-        args
-    }
-}
 
 /// Every process below `pid`, found through /proc (buildah runs the command a few levels down).
 fn descendants(pid: u32) -> Vec<u32> {
@@ -127,19 +74,7 @@ async fn the_dockerfile_image_holds_only_the_binaries_and_runs_the_formation_as_
     let work = temp_dir("image");
     let Some(buildah) = Buildah::find(&work) else { return };
 
-    // The builder stage's output, as the final stage copies it: /out/ and the CA bundle.
-    let context = work.join("builder");
-    std::fs::create_dir_all(context.join("out")).unwrap();
-    std::fs::create_dir_all(context.join(CA_BUNDLE).parent().unwrap()).unwrap();
-    for name in BINARIES {
-        std::fs::copy(bins.join(name), context.join("out").join(name)).unwrap();
-    }
-    std::fs::copy(Path::new("/").join(CA_BUNDLE), context.join(CA_BUNDLE)).expect("the host's CA bundle");
-    let root = workspace_root();
-    let builder = format!("builder={}", context.display());
-    let dockerfile = root.join("Dockerfile").display().to_string();
-    let root_text = root.display().to_string();
-    buildah.run(&["build", "--build-context", &builder, "--tag", "herald-test", "--file", &dockerfile, &root_text]);
+    buildah.build_image(&bins, &work, "herald-test");
 
     // Its config: a non-root user, no shell entrypoint, herald-web unless told otherwise.
     let inspect = buildah.run(&["inspect", "--type", "image", "herald-test"]);

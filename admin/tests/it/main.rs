@@ -2,7 +2,9 @@
 //! One test binary per crate: each binary links the whole world, so one builds and starts
 //! faster than many. One module per area.
 
+mod buildah;
 mod cli;
+mod compose;
 mod config;
 mod deploy;
 mod image;
