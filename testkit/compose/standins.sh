@@ -53,8 +53,12 @@ standin() { # tag directory instruction...
   (cd "$dir" && find . -type f | sort | tar --owner=0 --group=0 --files-from=- -rf "$image")
   local changes=(--change "LABEL $label=$version")
   for instruction in "$@"; do changes+=(--change "$instruction"); done
+  local replaced
+  replaced=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
   docker import "${changes[@]}" "$image" "$tag" >/dev/null
   rm -f "$image"
+  # The stand-in this one replaces, now untagged.
+  if [ -n "$replaced" ]; then docker rmi "$replaced" >/dev/null 2>&1 || true; fi
 }
 
 standin postgres:16 postgres \

@@ -65,7 +65,13 @@ impl Buildah {
 
     /// `buildah run` in the working container `container` with the image's own user, on the
     /// host network, `data` mounted at /data.
-    pub fn run_in<'a>(&self, container: &'a str, data: &'a str, env: &'a [String], command: &[&'a str]) -> Vec<&'a str> {
+    pub fn run_in<'a>(
+        &self,
+        container: &'a str,
+        data: &'a str,
+        env: &'a [String],
+        command: &[&'a str],
+    ) -> Vec<&'a str> {
         let mut args = vec!["run", "--isolation", "chroot", "--network", "host", "--volume", data];
         for pair in env {
             args.extend(["--env", pair.as_str()]);

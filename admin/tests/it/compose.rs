@@ -8,7 +8,6 @@
 use crate::buildah::Buildah;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use testkit::{Client, TEST_SECRETS_KEYS, eventually, static_bins, temp_dir, workspace_root};
@@ -76,8 +75,10 @@ impl Project {
     fn new(image: &str) -> Project {
         // Letters and digits only: Compose 1.29 drops anything else from project names.
         let name = format!("heraldcompose{}", std::process::id());
-        let mut env: Vec<(String, String)> =
-            ["PATH", "HOME", "DOCKER_HOST"].iter().filter_map(|k| Some((k.to_string(), std::env::var(k).ok()?))).collect();
+        let mut env: Vec<(String, String)> = ["PATH", "HOME", "DOCKER_HOST"]
+            .iter()
+            .filter_map(|k| Some((k.to_string(), std::env::var(k).ok()?)))
+            .collect();
         env.extend(
             [
                 ("HERALD_SECRETS_KEYS", TEST_SECRETS_KEYS),
@@ -93,7 +94,7 @@ impl Project {
     }
 
     fn args<'a>(&'a self, file: &'a str, args: &[&'a str]) -> Vec<&'a str> {
-        let mut all = vec!["--no-ansi", "--project-name", &self.name, "--file", file];
+        let mut all = vec!["--ansi", "never", "--project-name", &self.name, "--file", file];
         all.extend(args);
         all
     }
@@ -121,7 +122,11 @@ impl Project {
 
     /// The project's containers of `service`.
     async fn service(&self, service: &str) -> Vec<Value> {
-        self.containers().await.into_iter().filter(|c| c["Config"]["Labels"]["com.docker.compose.service"] == service).collect()
+        self.containers()
+            .await
+            .into_iter()
+            .filter(|c| c["Config"]["Labels"]["com.docker.compose.service"] == service)
+            .collect()
     }
 
     /// The address on the host of web replica `index` (1-based).
@@ -147,16 +152,19 @@ impl Drop for Project {
         quiet("docker", &["rm", "--force", &self.receiver()]);
         let file = workspace_root().join("docker-compose.yml").display().to_string();
         quiet(COMPOSE, &self.args(&file, &["down", "--volumes", "--remove-orphans", "--timeout", "1"]));
-        quiet("docker", &["rmi", "--force", &self.image]);
+        // buildah's archive names the image both ways.
+        quiet("docker", &["rmi", "--force", &self.image, &format!("localhost/{}", self.image)]);
     }
 }
 
 /// Waits until web at `address` answers ready.
 async fn ready(address: &str) {
     let url = format!("http://{address}/health/ready");
-    let status = eventually(LONG, || async { testkit::http().get(&url).send().await.map(|r| r.status().as_u16()).ok() }, |s| {
-        *s == Some(200)
-    })
+    let status = eventually(
+        LONG,
+        || async { testkit::http().get(&url).send().await.map(|r| r.status().as_u16()).ok() },
+        |s| *s == Some(200),
+    )
     .await;
     assert_eq!(status, Some(200), "web at {address} never became ready");
 }
@@ -240,21 +248,37 @@ async fn compose_migrates_scales_delivers_signed_stops_cleanly_and_leaves_nothin
         let containers = project.service(service).await;
         assert_eq!(containers.len(), 1, "one {service} before scaling");
         assert_eq!(containers[0]["State"]["Status"], "running", "{service}: {}", containers[0]["State"]);
-        let started = chrono::DateTime::parse_from_rfc3339(containers[0]["State"]["StartedAt"].as_str().unwrap()).unwrap();
+        let started =
+            chrono::DateTime::parse_from_rfc3339(containers[0]["State"]["StartedAt"].as_str().unwrap()).unwrap();
         assert!(started >= migrated, "{service} started at {started}, before migrate finished at {migrated}");
     }
 
     // A token through the one-off service, as the README shows.
-    let token = text(&project.compose(&["run", "--rm", "-T", "migrate", "herald-admin", "token", "create", "--org", "compose"]).await);
+    let token = text(
+        &project
+            .compose(&["run", "--rm", "-T", "migrate", "herald-admin", "token", "create", "--org", "compose"])
+            .await,
+    );
     assert!(!token.is_empty() && !token.contains(char::is_whitespace), "one token on stdout: {token:?}");
 
     // The receiver, on the compose network under the name `receiver`.
     let web = project.service("web").await;
-    let network = web[0]["NetworkSettings"]["Networks"].as_object().and_then(|n| n.keys().next().cloned()).expect("network");
+    let network =
+        web[0]["NetworkSettings"]["Networks"].as_object().and_then(|n| n.keys().next().cloned()).expect("network");
     let receiver = project.receiver();
     run(
         "docker",
-        &["run", "--detach", "--name", &receiver, "--network", &network, "--network-alias", "receiver", "herald-fixture/receiver"],
+        &[
+            "run",
+            "--detach",
+            "--name",
+            &receiver,
+            "--network",
+            &network,
+            "--network-alias",
+            "receiver",
+            "herald-fixture/receiver",
+        ],
         &[],
     )
     .await;
@@ -264,15 +288,21 @@ async fn compose_migrates_scales_delivers_signed_stops_cleanly_and_leaves_nothin
     let api = Client::new(&first, &token);
     let (status, app) = api.post("/app", &json!({"name": "Compose", "uid": "compose"})).await;
     assert_eq!(status, 201, "{app}");
-    let (status, endpoint) = api.post("/app/compose/endpoint", &json!({"url": "http://receiver:8000/hook", "uid": "rx"})).await;
+    let (status, endpoint) =
+        api.post("/app/compose/endpoint", &json!({"url": "http://receiver:8000/hook", "uid": "rx"})).await;
     assert_eq!(status, 201, "{endpoint}");
     let secret = api.get("/app/compose/endpoint/rx/secret").await.1["key"].as_str().expect("secret").to_owned();
+    let published = Instant::now();
     let (status, msg) = api.post("/app/compose/msg", &json!({"eventType": "compose.up", "payload": {"n": 0}})).await;
     assert_eq!(status, 202, "{msg}");
     let arrived = eventually(LONG, || project.received(), |r| !r.is_empty()).await;
     assert_eq!(arrived.len(), 1, "the first message delivered");
-    let first_delivery = up.elapsed();
-    eprintln!("compose: `up --detach` took {up_took:.1?}; up to the first delivery {first_delivery:.1?}");
+    eprintln!(
+        "compose: `up --detach` took {up_took:.1?}; from `up` to the first delivery {:.1?} (token, receiver, \
+         application and endpoint included); that message from publish to `docker logs` {:.0?}",
+        up.elapsed(),
+        published.elapsed()
+    );
     let mut sent: BTreeSet<String> = BTreeSet::from([msg["id"].as_str().unwrap().to_owned()]);
 
     // Scaled: three web replicas, two workers, each replica publishing.
@@ -297,7 +327,15 @@ async fn compose_migrates_scales_delivers_signed_stops_cleanly_and_leaves_nothin
         received.iter().filter_map(|r| r["headers"]["webhook-id"].as_str().map(str::to_owned)).collect()
     };
     let arrived = eventually(LONG, || project.received(), |r| ids(r) == sent).await;
-    assert_eq!(ids(&arrived), sent, "every message published through every replica arrived");
+    if ids(&arrived) != sent {
+        let logs = project.compose(&["logs", "--no-color", "worker", "web"]).await;
+        let missing: Vec<&String> = sent.iter().filter(|id| !ids(&arrived).contains(*id)).collect();
+        let mut attempts = Vec::new();
+        for id in &missing {
+            attempts.push(api.get(&format!("/app/compose/attempt/msg/{id}")).await.1);
+        }
+        panic!("not delivered: {missing:?}\nattempts: {attempts:?}\nlogs:\n{}", text(&logs));
+    }
 
     // Signed: the receivers' own libraries verify every request.
     if let Some(python) = testkit::python_with(&["standardwebhooks", "svix"]) {

@@ -5,7 +5,11 @@ import base64
 import json
 import signal
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# Requests are handled on threads at once: one whole line per write, never two interleaved.
+printing = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -13,7 +17,10 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length", "0"))
         body = base64.b64encode(self.rfile.read(length)).decode()
         headers = {name.lower(): value for name, value in self.headers.items()}
-        print(json.dumps({"headers": headers, "body": body}), flush=True)
+        line = json.dumps({"headers": headers, "body": body}) + "\n"
+        with printing:
+            sys.stdout.write(line)
+            sys.stdout.flush()
         self.send_response(204)
         self.end_headers()
 
@@ -21,5 +28,10 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    # Two workers send many requests at once; socketserver's default backlog is 5.
+    request_queue_size = 128
+
+
 signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-ThreadingHTTPServer(("0.0.0.0", 8000), Handler).serve_forever()
+Server(("0.0.0.0", 8000), Handler).serve_forever()
