@@ -37,6 +37,8 @@ pub struct Context {
     pub publisher: Option<Arc<Publisher>>,
     /// Announces new work to workers, on Postgres without a broker.
     pub announcer: Option<Arc<crate::db::notify::WorkAnnouncer>>,
+    /// Group commit for API publishes (web only): concurrent ones share a commit.
+    pub publishes: Option<Arc<crate::db::group_commit::GroupCommit>>,
     /// Traces, when `tracing.otlp_endpoint` is set.
     pub telemetry: crate::telemetry::Telemetry,
 }
@@ -83,9 +85,13 @@ impl Context {
             crate::config::Process::Worker => crate::db::Commits::Relaxed,
             _ => crate::db::Commits::Durable,
         };
+        let db = Database::connect_lazy_committing(&cfg.database, commits)?;
+        let publishes = matches!(booted.sources.process, crate::config::Process::Web)
+            .then(|| Arc::new(crate::db::group_commit::GroupCommit::start(db.clone(), metrics.clone())));
         Ok(Context {
             telemetry,
-            db: Database::connect_lazy_committing(&cfg.database, commits)?,
+            db,
+            publishes,
             config: booted.config.clone(),
             log,
             readiness,

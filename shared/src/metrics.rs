@@ -105,6 +105,10 @@ pub struct Metrics {
     /// How long after its creation a message reached each point of its way, in seconds (first
     /// attempts of published messages only): where the time between publish and delivery goes.
     pub progress_seconds: Family<Progress, Histogram>,
+    /// Publishes committed together, per commit (web's group commit).
+    pub publish_batch_size: Histogram,
+    /// Batches of publishes stored one by one after one of them conflicted.
+    pub publish_batches_split: Counter,
     /// Every pool of the process (web has one per HTTP worker), for the connection gauges.
     pools: Mutex<Vec<crate::db::Database>>,
 }
@@ -170,8 +174,24 @@ impl Default for Metrics {
             "How long after its creation a message reached each point of its way to its first attempt's stored outcome (clocks of the processes involved)",
             progress_seconds.clone(),
         );
+        // 1, 2, 4, … 64: the group commit's largest batch.
+        let publish_batch_size =
+            Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(1.0, 2.0, 7));
+        registry.register(
+            "publish_batch_size",
+            "Published messages committed together in one transaction",
+            publish_batch_size.clone(),
+        );
+        let publish_batches_split = Counter::default();
+        registry.register(
+            "publish_batches_split",
+            "Batches of publishes stored one by one because one of them was refused (a used event id)",
+            publish_batches_split.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
+            publish_batch_size,
+            publish_batches_split,
             progress_seconds,
             pruned_rows,
             deliveries,

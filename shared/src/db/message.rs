@@ -263,6 +263,21 @@ macro_rules! insert_for_found_app {
 }
 pub(crate) use insert_for_found_app;
 
+/// The org's application `app` (id or uid), when visible: `only_app`, when set, narrows to one
+/// application (app-portal tokens). A query to select from, for [`insert_for_found_app!`].
+macro_rules! visible_apps {
+    ($org:expr, $app:expr, $only_app:expr) => {{
+        use $crate::db::schema::application;
+        let (org, app, only_app): (&str, &str, Option<&str>) = ($org, $app, $only_app);
+        let scope = only_app.unwrap_or(app);
+        application::table
+            .filter(application::org_id.eq(org))
+            .filter(application::id.eq(app).or(application::uid.eq(app)))
+            .filter(application::id.eq(scope).or(only_app.is_none().into_sql::<diesel::sql_types::Bool>()))
+    }};
+}
+pub(crate) use visible_apps;
+
 /// Stores a new message for the org's application `app` (id or uid) in one statement, the
 /// application lookup included (and completes `key` in the same transaction): `false` when no
 /// such application is visible (`only_app`, when set, narrows to one application, for app-portal
@@ -275,12 +290,7 @@ pub async fn insert_message_for_app(
     row: &MessageRow,
     key: KeyedBy<'_>,
 ) -> Result<bool, DbError> {
-    use super::schema::application;
-    let scope = only_app.unwrap_or(app);
-    let apps = application::table
-        .filter(application::org_id.eq(org))
-        .filter(application::id.eq(app).or(application::uid.eq(app)))
-        .filter(application::id.eq(scope).or(only_app.is_none().into_sql::<diesel::sql_types::Bool>()));
+    let apps = visible_apps!(org, app, only_app);
     macro_rules! insert_for_app {
         ($c:expr) => {
             insert_for_found_app!($c, apps.clone(), row)

@@ -8,6 +8,7 @@ mod connect;
 pub mod delivery;
 pub mod endpoint;
 pub mod event_type;
+pub mod group_commit;
 pub mod idempotency;
 pub mod json_text;
 pub mod maintenance;

@@ -197,10 +197,17 @@ async fn create(
         // Svix creates the application in the same call when it is given and missing.
         row.app_id = create_or_find_app(&context, &caller, &path, app_in).await?.id;
         insert_message(&context.db, &row, keyed).await?;
-    } else if !insert_message_for_app(&context.db, &caller.org_id, &path, caller.app_id.as_deref(), &row, keyed).await?
-    {
-        // The hot path: the application lookup and the insert are one statement.
-        return Err(ApiError::NotFound);
+    } else {
+        // The hot path: the application lookup and the insert are one statement; without a key,
+        // concurrent publishes share one commit.
+        let (org, only_app) = (&caller.org_id, caller.app_id.as_deref());
+        let found = match (&context.publishes, keyed) {
+            (Some(publishes), None) => publishes.insert(org, &path, only_app, &row).await?,
+            _ => insert_message_for_app(&context.db, org, &path, only_app, &row, keyed).await?,
+        };
+        if !found {
+            return Err(ApiError::NotFound);
+        }
     }
     if let Some(publish) = &publish {
         // The hot path finds the application inside the insert: its id is known only when the

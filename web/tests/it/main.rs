@@ -10,6 +10,7 @@ mod api_messages;
 mod api_paging;
 mod api_schemas;
 mod formation;
+mod group_commit;
 mod lifecycle;
 mod metrics;
 mod portal;
