@@ -1,7 +1,8 @@
 //! Group commit for publishes: concurrent message inserts share one transaction, so one durable
 //! commit (one WAL flush, one fsync) answers many publishers. Each publisher is answered only
-//! after the commit that holds its message; a lone publish is not made to wait for company (it
-//! goes alone, as one statement), so a quiet system's latency is unchanged.
+//! after the commit that holds its message; a lone publish is not made to wait for company: with
+//! no other publish under way it is stored at once on the caller's own connection, as one
+//! statement, so a quiet system's latency is unchanged.
 //!
 //! A few lanes take turns at the queue: while one commits, the publishes that arrive meanwhile
 //! gather for the next. No timer holds anything back: a batch is whatever waited.
@@ -13,6 +14,7 @@ use crate::with_conn;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 /// How many batches may be committing at once (each on its own connection).
@@ -36,6 +38,26 @@ struct Publish {
 /// together.
 pub struct GroupCommit {
     queue: mpsc::Sender<Publish>,
+    /// Publishes under way, by either path.
+    under_way: Arc<AtomicUsize>,
+    metrics: Arc<Metrics>,
+}
+
+/// Counts one publish under way for as long as it lives (also when its caller gives up).
+struct UnderWay(Arc<AtomicUsize>);
+
+impl UnderWay {
+    /// Counts one more; also says whether it was the only one.
+    fn enter(count: &Arc<AtomicUsize>) -> (UnderWay, bool) {
+        let alone = count.fetch_add(1, Ordering::AcqRel) == 0;
+        (UnderWay(count.clone()), alone)
+    }
+}
+
+impl Drop for UnderWay {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl GroupCommit {
@@ -46,18 +68,25 @@ impl GroupCommit {
         for _ in 0..LANES {
             tokio::spawn(lane(db.clone(), waiting.clone(), metrics.clone()));
         }
-        GroupCommit { queue }
+        GroupCommit { queue, under_way: Arc::default(), metrics }
     }
 
     /// Like [`insert_message_for_app`] without an idempotency key: `false` when no such
-    /// application is visible. Answers once the message is durably committed.
+    /// application is visible. Answers once the message is durably committed. `own` is the
+    /// caller's pool, for a publish with no other under way.
     pub async fn insert(
         &self,
+        own: &Database,
         org: &str,
         app: &str,
         only_app: Option<&str>,
         row: &MessageRow,
     ) -> Result<bool, DbError> {
+        let (_counted, alone) = UnderWay::enter(&self.under_way);
+        if alone {
+            self.metrics.publish_batch_size.observe(1.0);
+            return insert_message_for_app(own, org, app, only_app, row, None).await;
+        }
         let (done, answer) = oneshot::channel();
         let publish = Publish {
             org: org.to_owned(),

@@ -202,7 +202,7 @@ async fn create(
         // concurrent publishes share one commit.
         let (org, only_app) = (&caller.org_id, caller.app_id.as_deref());
         let found = match (&context.publishes, keyed) {
-            (Some(publishes), None) => publishes.insert(org, &path, only_app, &row).await?,
+            (Some(publishes), None) => publishes.insert(&context.db, org, &path, only_app, &row).await?,
             _ => insert_message_for_app(&context.db, org, &path, only_app, &row, keyed).await?,
         };
         if !found {
