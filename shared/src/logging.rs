@@ -57,13 +57,13 @@ fn slog_level(level: LogLevel) -> slog::Level {
 /// The level a record is written at. The HTTP server logs a request it cannot parse (a bad
 /// header, a malformed chunk) as an error; that is the client's fault, not Herald's, and anyone
 /// who can reach the port could fill the error log with it: such records are written at debug.
+/// Libraries instrumented with `tracing` (lapin) announce each span they open through `log`
+/// when no tracing subscriber is installed: a bare span name (`io_loop;`) at the span's level,
+/// which tells an operator nothing. Those are written at debug too.
 fn effective_level(record: &Record<'_>) -> slog::Level {
-    let from_http_server = record.tag().starts_with("actix_http::h1") || record.module().starts_with("actix_http::h1");
-    if from_http_server && record.level().is_at_least(slog::Level::Warning) {
-        slog::Level::Debug
-    } else {
-        record.level()
-    }
+    let from = |prefix: &str| record.tag().starts_with(prefix) || record.module().starts_with(prefix);
+    let client_fault = from("actix_http::h1") && record.level().is_at_least(slog::Level::Warning);
+    if client_fault || from("tracing::span") { slog::Level::Debug } else { record.level() }
 }
 
 impl LiveDrain {

@@ -424,3 +424,18 @@ async fn a_full_disk_answers_503_and_publishing_resumes_when_space_comes_back() 
     let problems: Vec<_> = web.lines().into_iter().filter(|l| l.contains("\"ERRO\"")).collect();
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// lapin opens `tracing` spans; without a tracing subscriber, `tracing` reports each through
+/// `log` as a bare span name (`io_loop;`). At the default level they must not reach the log.
+#[tokio::test(flavor = "multi_thread")]
+async fn span_announcements_from_libraries_stay_out_of_the_info_log() {
+    let Some(url) = testkit::amqp_url() else { return };
+    let Some(db) = TestDb::create(Backend::Sqlite).await else { return };
+    let out = run_admin(&["migrate", "up"], &[("HERALD_DATABASE_URL", &db.url)]);
+    assert!(out.status.success());
+    let queue = format!("herald.spans.{}", std::process::id());
+    let web = start_web(&db.url, &[("HERALD_QUEUE_URL", &url), ("HERALD_QUEUE_NAME", &queue)]);
+    assert!(web.wait_for_msg(0, "broker connected", LONG).await.is_some(), "{:?}", web.lines());
+    let spans: Vec<String> = web.lines().into_iter().filter(|l| l.contains("\"target\":\"tracing::span")).collect();
+    assert!(spans.is_empty(), "span announcements in the info log: {spans:?}");
+}
