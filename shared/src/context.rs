@@ -86,8 +86,12 @@ impl Context {
             _ => crate::db::Commits::Durable,
         };
         let db = Database::connect_lazy_committing(&cfg.database, commits)?;
-        let publishes = matches!(booted.sources.process, crate::config::Process::Web)
-            .then(|| Arc::new(crate::db::group_commit::GroupCommit::start(db.clone(), metrics.clone())));
+        // web's group commit lanes use this pool (up to four connections beside the HTTP
+        // workers' own pools), on the runtime this runs on, which lives as long as the process.
+        let publishes = matches!(booted.sources.process, crate::config::Process::Web).then(|| {
+            metrics.track_pool(&db);
+            Arc::new(crate::db::group_commit::GroupCommit::start(db.clone(), metrics.clone()))
+        });
         Ok(Context {
             telemetry,
             db,

@@ -19,6 +19,15 @@ current() { # image version -> true when the image exists and carries that versi
   [ "$(docker image inspect --format "{{index .Config.Labels \"$label\"}}" "$1" 2>/dev/null)" = "$2" ]
 }
 
+# A real image of the same name (pulled from Docker Hub on a machine that can) is never replaced.
+for tag in postgres:16 rabbitmq:3.13-management herald-fixture/receiver:latest; do
+  if docker image inspect "$tag" >/dev/null 2>&1 &&
+    [ -z "$(docker image inspect --format "{{index .Config.Labels \"$label\"}}" "$tag")" ]; then
+    echo "standins: $tag exists and is not a stand-in; remove it or use another Docker engine" >&2
+    exit 1
+  fi
+done
+
 rootfs_tar="$cache/debian-$base_version.tar"
 if ! [ -s "$rootfs_tar" ]; then
   echo "standins: debootstrap $suite with $packages (once per machine)" >&2
@@ -31,8 +40,8 @@ if ! [ -s "$rootfs_tar" ]; then
   # caches only make the images larger.
   rm -rf "$work/root/var/lib/postgresql/15/main" "$work/root/etc/postgresql/15/main" \
     "$work/root/var/cache/apt/archives/"*.deb "$work/root/var/lib/apt/lists/"*
-  tar -C "$work/root" -cf "$rootfs_tar.part" .
-  mv "$rootfs_tar.part" "$rootfs_tar"
+  tar -C "$work/root" -cf "$work/rootfs.tar" .
+  mv "$work/rootfs.tar" "$rootfs_tar"
   rm -rf "$work"
   trap - EXIT
 fi
@@ -48,6 +57,7 @@ standin() { # tag directory instruction...
   if current "$tag" "$version"; then return 0; fi
   echo "standins: building $tag" >&2
   image=$(mktemp "$cache/image.XXXXXX")
+  trap 'rm -f "$image"' EXIT
   cp "$rootfs_tar" "$image"
   # Files only: their directories are the base's, with its owners and modes.
   (cd "$dir" && find . -type f | sort | tar --owner=0 --group=0 --files-from=- -rf "$image")
@@ -57,6 +67,7 @@ standin() { # tag directory instruction...
   replaced=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
   docker import "${changes[@]}" "$image" "$tag" >/dev/null
   rm -f "$image"
+  trap - EXIT
   # The stand-in this one replaces, now untagged.
   if [ -n "$replaced" ]; then docker rmi "$replaced" >/dev/null 2>&1 || true; fi
 }

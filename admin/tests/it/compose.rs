@@ -62,6 +62,41 @@ fn engine_available() -> bool {
     false
 }
 
+/// Removes what an earlier run left when it was killed before its own cleanup: its containers
+/// (which restart with the engine), network, volumes and image.
+fn sweep_leftovers() {
+    let list = |args: &[&str]| -> Vec<String> {
+        let out = Command::new("docker").args(args).output().map(|o| o.stdout).unwrap_or_default();
+        String::from_utf8_lossy(&out).lines().map(str::to_owned).collect()
+    };
+    let remove = |args: &[&str], ids: Vec<String>| {
+        if !ids.is_empty() {
+            let _ = Command::new("docker").args(args).args(&ids).output();
+        }
+    };
+    remove(&["rm", "--force", "--volumes"], list(&["ps", "--all", "--quiet", "--filter", "name=heraldcompose"]));
+    remove(&["network", "rm"], list(&["network", "ls", "--quiet", "--filter", "name=heraldcompose"]));
+    remove(&["volume", "rm", "--force"], list(&["volume", "ls", "--quiet", "--filter", "name=heraldcompose"]));
+    let images = list(&[
+        "images",
+        "--quiet",
+        "--filter",
+        "reference=herald-compose-test",
+        "--filter",
+        "reference=localhost/herald-compose-test",
+    ]);
+    remove(&["rmi", "--force"], images);
+}
+
+/// A scratch directory removed when dropped, also when the test fails.
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// One compose project: the repository's docker-compose.yml under a name of its own. Dropping it
 /// removes whatever the test left (containers, network, volumes, the receiver, the image), also
 /// when the test fails half-way.
@@ -221,7 +256,9 @@ async fn compose_migrates_scales_delivers_signed_stops_cleanly_and_leaves_nothin
     if !engine_available() {
         return;
     }
-    let work = temp_dir("compose");
+    sweep_leftovers();
+    let scratch = Scratch(temp_dir("compose"));
+    let work = scratch.0.clone();
     let Some(buildah) = Buildah::find(&work) else { return };
 
     // The stand-ins (kept between runs) and Herald's image, loaded into the engine.
@@ -391,5 +428,4 @@ async fn compose_migrates_scales_delivers_signed_stops_cleanly_and_leaves_nothin
         let left = text(&run("docker", &args, &[]).await);
         assert!(left.is_empty(), "{kind}s left after down -v: {left}");
     }
-    let _ = std::fs::remove_dir_all(&work);
 }

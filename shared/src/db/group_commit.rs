@@ -7,12 +7,14 @@
 //! A few lanes take turns at the queue: while one commits, the publishes that arrive meanwhile
 //! gather for the next. No timer holds anything back: a batch is whatever waited.
 
-use super::message::{MessageRow, insert_message_for_app, visible_apps};
+use super::message::{MessageRow, insert_message_for_app, messages_by_ids, visible_apps};
 use super::{Database, DbError};
 use crate::metrics::Metrics;
+use crate::model::ids::MessageId;
 use crate::with_conn;
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Mutex, mpsc, oneshot};
@@ -84,8 +86,11 @@ impl GroupCommit {
     ) -> Result<bool, DbError> {
         let (_counted, alone) = UnderWay::enter(&self.under_way);
         if alone {
-            self.metrics.publish_batch_size.observe(1.0);
-            return insert_message_for_app(own, org, app, only_app, row, None).await;
+            let stored = insert_message_for_app(own, org, app, only_app, row, None).await;
+            if stored.is_ok() {
+                self.metrics.publish_batch_size.observe(1.0);
+            }
+            return stored;
         }
         let (done, answer) = oneshot::channel();
         let publish = Publish {
@@ -111,41 +116,76 @@ async fn lane(db: Database, waiting: Arc<Mutex<mpsc::Receiver<Publish>>>, metric
                 return;
             }
         }
-        metrics.publish_batch_size.observe(batch.len() as f64);
+        // A publisher that gave up (its request dropped) is not answered, so it is not stored:
+        // it would never be announced, and its client, told nothing, may publish it again.
+        batch.retain(|p| !p.done.is_closed());
+        // One order for every batch (event ids first), so two batches that hold the same event
+        // ids wait on each other's unique keys in turn, never in a cycle.
+        batch.sort_unstable_by(|a, b| (&a.org, &a.app, &a.row.event_id).cmp(&(&b.org, &b.app, &b.row.event_id)));
         commit(&db, &mut batch, &metrics).await;
     }
 }
 
 /// Stores `batch` and answers each publisher; empties `batch`.
 async fn commit(db: &Database, batch: &mut Vec<Publish>, metrics: &Metrics) {
-    if batch.len() == 1 {
-        let p = batch.pop().expect("one publish");
-        let stored = insert_message_for_app(db, &p.org, &p.app, p.only_app.as_deref(), &p.row, None).await;
-        let _ = p.done.send(stored);
+    if batch.len() <= 1 {
+        alone(db, batch, metrics).await;
         return;
     }
     match insert_together(db, batch).await {
         Ok(found) => {
+            metrics.publish_batch_size.observe(batch.len() as f64);
             for (p, found) in batch.drain(..).zip(found) {
                 let _ = p.done.send(Ok(found));
             }
         }
         // One row's own fault (a used event id, a value the database cannot store) rolled the
-        // whole batch back: store each on its own, so only that publisher hears of it.
-        Err(DbError::Conflict(_) | DbError::UnstorableValue(_)) => {
+        // whole batch back, and so would a deadlock with another writer: store each on its own,
+        // so only that publisher hears of it.
+        Err(e) if refused_by_a_row(&e) => {
             metrics.publish_batches_split.inc();
+            alone(db, batch, metrics).await;
+        }
+        // The connection failed under the batch: if it failed after the commit was sent, the
+        // messages may be stored. Those found are acknowledged; the others hear of the failure.
+        Err(e @ (DbError::Unavailable(_) | DbError::Timeout(_))) => {
+            let ids: Vec<MessageId> = batch.iter().map(|p| p.row.id.clone()).collect();
+            let stored: HashSet<MessageId> = match messages_by_ids(db, &ids).await {
+                Ok(rows) => rows.into_iter().map(|r| r.id).collect(),
+                Err(_) => HashSet::new(),
+            };
             for p in batch.drain(..) {
-                let stored = insert_message_for_app(db, &p.org, &p.app, p.only_app.as_deref(), &p.row, None).await;
-                let _ = p.done.send(stored);
+                let answer = if stored.contains(&p.row.id) { Ok(true) } else { Err(same_failure(&e)) };
+                let _ = p.done.send(answer);
             }
         }
-        // The database failed the batch (unreachable, restarting): every publisher hears so, as
-        // each would have alone; none was acknowledged.
+        // Anything else failed the batch before it could commit: every publisher hears so.
         Err(e) => {
             for p in batch.drain(..) {
                 let _ = p.done.send(Err(same_failure(&e)));
             }
         }
+    }
+}
+
+/// Stores each publish of `batch` on its own, as one statement, and answers it; empties `batch`.
+async fn alone(db: &Database, batch: &mut Vec<Publish>, metrics: &Metrics) {
+    for p in batch.drain(..) {
+        let stored = insert_message_for_app(db, &p.org, &p.app, p.only_app.as_deref(), &p.row, None).await;
+        if stored.is_ok() {
+            metrics.publish_batch_size.observe(1.0);
+        }
+        let _ = p.done.send(stored);
+    }
+}
+
+/// Whether a batch failed for one of its rows or for its timing rather than for the database.
+fn refused_by_a_row(e: &DbError) -> bool {
+    match e {
+        DbError::Conflict(_) | DbError::UnstorableValue(_) => true,
+        // Postgres 40P01 and MySQL 1213 both say "deadlock"; diesel has no kind for it.
+        DbError::Query(error) => error.to_string().to_ascii_lowercase().contains("deadlock"),
+        _ => false,
     }
 }
 

@@ -36,7 +36,8 @@ pub struct HttpPlan {
 /// Serves HTTP on `listener` with the process's context until `stop` fires and the server has
 /// stopped gracefully. Each HTTP worker thread gets a pool of its own (connections are tied to
 /// the runtime that opened them, and each worker runs its own runtime); together they hold at
-/// most `database.pool.max_size`.
+/// most `database.pool.max_size`. (web's group commit lanes open up to four more, from the
+/// process's own pool: see `db::group_commit`.)
 pub async fn serve(listener: TcpListener, base: Context, plan: HttpPlan, stop: StopSignal) -> std::io::Result<()> {
     let log = base.log.clone();
     let config = base.config.clone();
