@@ -4,18 +4,22 @@
 mod api;
 mod crashable;
 mod database;
+mod metrics;
 mod process;
 mod proxy;
 mod receiver;
+mod signatures;
 mod tls_peers;
 
 pub use api::{Client, Herald};
 pub use crashable::CrashablePostgres;
 pub use database::{HeldLock, TestDb, backends};
 pub use herald::db::Backend;
+pub use metrics::metric;
 pub use process::{Running, TEST_SECRETS_KEYS, bin, get_json, poll_status, run_admin};
 pub use proxy::{DANTE_SOURCE, Proxy, TINYPROXY_SOURCE};
 pub use receiver::{Received, Receiver};
+pub use signatures::verify_signatures;
 pub use tls_peers::{TlsMariadb, TlsPostgres, TlsRabbitmq};
 
 use std::path::PathBuf;

@@ -375,23 +375,7 @@ async fn compose_migrates_scales_delivers_signed_stops_cleanly_and_leaves_nothin
     }
 
     // Signed: the receivers' own libraries verify every request.
-    if let Some(python) = testkit::python_with(&["standardwebhooks", "svix"]) {
-        let job = json!({"secret": secret, "requests": arrived});
-        let script = workspace_root().join("worker/tests/verify/verify.py");
-        let mut child = tokio::process::Command::new(&python)
-            .arg(&script)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run verify.py");
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = child.stdin.take().expect("stdin");
-        stdin.write_all(job.to_string().as_bytes()).await.expect("write job");
-        drop(stdin);
-        let out = child.wait_with_output().await.expect("verify.py");
-        assert!(out.status.success(), "signatures refused: {}{}", text(&out), String::from_utf8_lossy(&out.stderr));
-    }
+    testkit::verify_signatures(&secret, &arrived).await;
 
     // Hardened, as configured and as running.
     let herald: Vec<Value> = project

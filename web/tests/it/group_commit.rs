@@ -6,25 +6,12 @@
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-use testkit::{Client, Herald, on_every_backend};
+use testkit::{Client, Herald, metric, on_every_backend};
 
 /// Publishes sent at once per round.
 const AT_ONCE: usize = 64;
 /// Rounds to try before concluding publishes never shared a commit.
 const ROUNDS: usize = 20;
-
-/// A counter or a histogram's `_count`/`_sum` from web's `/metrics`.
-async fn metric(herald: &Herald, name: &str) -> f64 {
-    let text = testkit::http()
-        .get(format!("http://{}/metrics", herald.address))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics text");
-    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
-}
 
 /// Sends every `(app, body)` at once; the answers in the same order.
 async fn publish_at_once(api: &Client, publishes: &[(String, Value)]) -> Vec<(u16, Value)> {
@@ -64,7 +51,7 @@ on_every_backend! {
                 accepted.insert(msg["id"].as_str().expect("id").to_owned());
             }
             let (batches, published) =
-                (metric(&herald, "herald_publish_batch_size_count").await, metric(&herald, "herald_publish_batch_size_sum").await);
+                (metric(&herald.address, "herald_publish_batch_size_count").await, metric(&herald.address, "herald_publish_batch_size_sum").await);
             if published > batches {
                 assert_eq!(published as usize, accepted.len(), "every publish went through the group commit");
                 assert_eq!(listed(&api, "a").await, accepted, "every accepted message is stored");
@@ -105,7 +92,7 @@ on_every_backend! {
                     }
                 }
             }
-            if metric(&herald, "herald_publish_batches_split_total").await > 0.0 {
+            if metric(&herald.address, "herald_publish_batches_split_total").await > 0.0 {
                 assert_eq!(listed(&api, "a").await, accepted, "exactly the accepted messages are stored");
                 return;
             }

@@ -100,12 +100,8 @@ async fn a_postgres_crash_loses_no_acknowledged_message() {
     assert!(delivered_before > 0, "deliveries were under way when Postgres crashed");
     // The publishes went through web's group commit, several to a commit: what was crashed under
     // is the shared commit, not only single inserts.
-    let metrics = testkit::http().get(format!("http://{}/metrics", herald.address)).send().await.unwrap();
-    let metrics = metrics.text().await.unwrap();
-    let value = |name: &str| -> f64 {
-        metrics.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
-    };
-    let (commits, published) = (value("herald_publish_batch_size_count"), value("herald_publish_batch_size_sum"));
+    let commits = testkit::metric(&herald.address, "herald_publish_batch_size_count").await;
+    let published = testkit::metric(&herald.address, "herald_publish_batch_size_sum").await;
     assert!(published > commits, "publishes shared commits: {published} in {commits} commits");
     let requests = receiver.received().len();
     eprintln!(

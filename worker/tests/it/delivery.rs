@@ -182,33 +182,11 @@ async fn loopback_is_refused_unless_allowed() {
 /// Runs the receivers' own verifiers (PyPI `standardwebhooks` and `svix`) over what arrived.
 pub(crate) async fn verify_with_receiver_libraries(secret: &str, requests: &[testkit::Received]) {
     use base64::Engine;
-    let Some(python) = testkit::python_with(&["standardwebhooks", "svix"]) else { return };
-    let job = json!({
-        "secret": secret,
-        "requests": requests.iter().map(|r| json!({
-            "headers": r.headers,
-            "body": base64::engine::general_purpose::STANDARD.encode(&r.body),
-        })).collect::<Vec<_>>(),
-    });
-    let script = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/verify/verify.py");
-    let mut child = tokio::process::Command::new(&python)
-        .arg(script)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run verify.py");
-    use tokio::io::AsyncWriteExt;
-    let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(job.to_string().as_bytes()).await.expect("write job");
-    drop(stdin);
-    let out = child.wait_with_output().await.expect("verify.py output");
-    assert!(
-        out.status.success(),
-        "receiver libraries refused Herald's signatures:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let requests: Vec<_> = requests
+        .iter()
+        .map(|r| json!({"headers": r.headers, "body": base64::engine::general_purpose::STANDARD.encode(&r.body)}))
+        .collect();
+    testkit::verify_signatures(secret, &requests).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
